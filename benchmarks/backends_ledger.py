@@ -1,0 +1,121 @@
+"""One ledger for the CIFAR-10 ResNet-56 teacher and (optionally) a finished run's models, through
+every usable backend (torch eager and onnxruntime here), with accuracy on the full validation set.
+
+    PYTHONPATH=. python benchmarks/backends_ledger.py [RUN_DIR] [--threads 1] [--batch 1,8] [--out DIR]
+
+RUN_DIR is a finished `edgecv run` folder (e.g. of recipes/quickstart.yaml): its last saved models are
+exported and benchmarked on the run's own validation split. Without it, only the teacher runs.
+Nothing is written unless --out is given (a new folder: results.json, report.md, pareto.png).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DATA = ROOT / ".." / "shared" / "data"
+MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def bench_model(model, name, data, sample, work: Path, args, backends) -> list[dict]:
+    """The torch reference row plus one row per usable backend, for one in-memory model."""
+    from edgecv.backends.torch_eager import module_runner
+    from edgecv.bench import TimingConfig, benchmark_artifact
+    from edgecv.export import build_artifact
+
+    timing = TimingConfig(warmup=10, min_runs=args.min_runs, min_time_s=args.min_time)
+    common = dict(data=data, batches=args.batches, threads=args.threads, timing=timing, reference_model=model, name=name)
+    pre = {"class_names": data.class_names}
+    rows = []
+    for backend in backends:
+        res = build_artifact(backend, model, sample, work / name / backend, "fp32", None, pre)
+        if res.status != "ok":
+            rows += [{"name": name, "backend": res.backend, "precision": "fp32", "batch": b, "status": res.status,
+                      "reason": res.error} for b in args.batches]
+            continue
+        runner = module_runner(model, args.threads) if backend == "torch" else None  # torch: the reference itself
+        rows += benchmark_artifact(res.artifact, runner=runner, parity=backend != "torch", **common)
+        print(f"  {name} {backend}: {rows[-1]['status']}", flush=True)
+    return rows
+
+
+def teacher_rows(args, work: Path, backends) -> list[dict]:
+    import torch
+
+    from edgecv.bench import EvalSet
+    from edgecv.models import create_model
+
+    ckpt, val = DATA / "teachers" / "resnet56-4bfd9763.th", DATA / "cifar10" / "val"
+    if not ckpt.is_file() or not val.is_dir():
+        print(f"skipping the teacher: {ckpt} or {val} not found")
+        return []
+    model = create_model("cifar_resnet56", num_classes=10, checkpoint=ckpt).eval()
+    data = EvalSet.from_folder(val, 32, MEAN, STD, crop_pct=1.0, batch_size=250)
+    return bench_model(model, "cifar_resnet56 (teacher)", data, torch.zeros(1, 3, 32, 32), work, args, backends)
+
+
+def run_rows(run_dir: Path, args, work: Path, backends) -> list[dict]:
+    """Every model the run saved last, on the run's own validation split."""
+    import torch
+
+    from edgecv.bench import EvalSet
+    from edgecv.data import build_data
+    from edgecv.models import data_config, load_model
+    from edgecv.recipe import validate_recipe
+
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    recipe = validate_recipe(json.loads((run_dir / "recipe.json").read_text()), str(run_dir / "recipe.json"))
+    files = manifest["records"][-1]["model_files"]
+    models = {role: load_model(_local(run_dir, p))[0].eval() for role, p in files.items()}
+    d = build_data(recipe.data, data_config(models["student"]), recipe.seed)
+    data = EvalSet(d.val, d.class_names, batch_size=250, source=f"{run_dir.name} val split")
+    rows = []
+    for role, model in models.items():
+        name = f"{model.edgecv_spec['name']} ({role})"
+        rows += bench_model(model, name, data, torch.zeros(1, 3, d.image_size, d.image_size), work, args, backends)
+    return rows
+
+
+def _local(run_dir: Path, recorded: str) -> Path:
+    p = Path(recorded)
+    return p if p.is_file() else run_dir.joinpath(*p.parts[p.parts.index("stages"):])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run_dir", nargs="?", type=Path)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--batch", default="1,8")
+    ap.add_argument("--min-runs", type=int, default=50)
+    ap.add_argument("--min-time", type=float, default=1.0)
+    ap.add_argument("--backends", default="torch,onnxruntime")
+    ap.add_argument("--no-teacher", action="store_true")
+    ap.add_argument("--out", type=Path, help="write the ledger into this new folder")
+    args = ap.parse_args()
+    args.batches = [int(b) for b in args.batch.split(",")]
+
+    from edgecv.bench import fingerprint, markdown_table, write_ledger
+
+    backends = args.backends.split(",")
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="edgecv-ledger-") as tmp:
+        if args.run_dir:
+            rows += run_rows(args.run_dir, args, Path(tmp), backends)
+        if not args.no_teacher:
+            rows += teacher_rows(args, Path(tmp), backends)
+    env = fingerprint(args.threads)
+    print(f"\nmachine: {env['cpu']}, {env['cores_usable']} usable cores, load {env['load_avg_1m']} (shared, noisy); "
+          f"threads {args.threads}\n")
+    print(markdown_table(rows))
+    if args.out:
+        files = write_ledger(args.out, rows, env, title="edgecv backends ledger")
+        print(f"wrote {', '.join(map(str, files.values()))}")
+    return 0 if rows and all(r["status"] in ("ok", "skipped") for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

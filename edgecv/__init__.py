@@ -1,0 +1,42 @@
+"""edgecv: compress image classifiers for the edge.
+
+`import edgecv` stays light: torch, timm and every backend are imported inside the functions that
+use them. The CLI is a thin layer over these functions.
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "load_recipe": ("edgecv.recipe", "load_recipe"),
+    "validate_recipe": ("edgecv.recipe", "validate_recipe"),
+    "RecipeError": ("edgecv.recipe", "RecipeError"),
+    "create_model": ("edgecv.models", "create_model"),
+    "load_model": ("edgecv.models", "load_model"),
+    "save_model": ("edgecv.models", "save_model"),
+    "build_data": ("edgecv.data", "build_data"),
+    "fit": ("edgecv.train.loop", "fit"),
+    "evaluate": ("edgecv.eval.metrics", "evaluate"),
+}
+
+
+def run(recipe, out_dir=None, resume: bool = False, overrides=None):
+    """Run a recipe (a path, or a Recipe from `load_recipe`); returns the RunContext."""
+    from .pipeline import run_recipe
+    from .recipe import Recipe, load_recipe
+
+    if not isinstance(recipe, Recipe):
+        recipe = load_recipe(recipe, overrides)
+    return run_recipe(recipe, out_dir=out_dir, resume=resume)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from importlib import import_module
+
+        mod, attr = _LAZY[name]
+        return getattr(import_module(mod), attr)
+    raise AttributeError(f"module 'edgecv' has no attribute '{name}'")
+
+
+__all__ = ["run", *_LAZY]

@@ -1,0 +1,34 @@
+"""The benchmark harness: timing, accuracy and parity of any artifact, and the results ledger.
+
+    from edgecv.bench import benchmark_artifact, EvalSet, write_ledger
+    rows = benchmark_artifact("model.onnx", data=EvalSet.from_folder(...), batches=[1, 8], threads=2)
+    write_ledger(out_dir, rows, fingerprint(threads=2))
+"""
+from __future__ import annotations
+
+_LAZY = {
+    "benchmark_artifact": ("harness", "benchmark_artifact"),
+    "Thresholds": ("harness", "Thresholds"),
+    "TimingConfig": ("timing", "TimingConfig"),
+    "time_runner": ("timing", "time_runner"),
+    "latency_stats": ("timing", "latency_stats"),
+    "EvalSet": ("evalset", "EvalSet"),
+    "read_class_map": ("classmap", "read_class_map"),
+    "fingerprint": ("environment", "fingerprint"),
+    "write_ledger": ("ledger", "write_ledger"),
+    "markdown_table": ("ledger", "markdown_table"),
+    "pareto_plot": ("ledger", "pareto_plot"),
+    "rich_table": ("ledger", "rich_table"),
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from importlib import import_module
+
+        mod, attr = _LAZY[name]
+        return getattr(import_module(f"{__name__}.{mod}"), attr)
+    raise AttributeError(f"module 'edgecv.bench' has no attribute '{name}'")
+
+
+__all__ = list(_LAZY)

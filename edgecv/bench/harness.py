@@ -1,0 +1,164 @@
+"""Benchmark any artifact the same way: load it through its backend, check it, evaluate it, time it.
+
+    rows = benchmark_artifact(artifact, data=evalset, batches=[1, 8], threads=2, reference_model=model)
+
+One row per batch size, each with a status: `ok`, `inaccurate` (parity or accuracy below the
+thresholds), `export_failed` (could not be built or loaded), `skipped` (backend or batch size not
+available here, with the reason). New backends plug in through the registry; nothing here changes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..backends import BACKENDS, Artifact
+from .accuracy import evaluate_runner
+from .timing import TimingConfig, latency_stats, time_runner
+
+
+# Every row has these keys (None where a value does not apply, e.g. top1 without --data).
+LEDGER_FIELDS = ("name", "backend", "precision", "status", "reason", "top1", "top5", "agreement", "max_abs_diff",
+                 "latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "latency_ms_mean", "latency_ms_std",
+                 "throughput_ips", "batch", "threads", "size_mb", "params", "macs")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    min_agreement: float = 99.0  # percent of images where the artifact's top-1 equals PyTorch's
+    max_top1_drop: float = 1.0  # percentage points of top-1 below the PyTorch source
+
+
+def benchmark_artifact(artifact: Artifact | str | Path, data=None, batches: Sequence[int] = (1,),
+                       threads: int | None = None, reference_model=None, timing: TimingConfig = TimingConfig(),
+                       thresholds: Thresholds = Thresholds(), name: str | None = None, runner=None,
+                       strict: bool = False, extra: dict | None = None, parity: bool = True) -> list[dict]:
+    """Rows for one artifact. `data` is an EvalSet (accuracy on all of it); `reference_model` the
+    PyTorch source (params, MACs and, unless `parity=False`, parity). `runner` skips loading (e.g. the
+    in-memory reference itself, with parity=False). With `strict`, a load or run failure raises
+    instead of becoming an `export_failed` row."""
+    if not isinstance(artifact, Artifact):
+        artifact = Artifact.from_path(artifact)
+    meta = artifact.metadata
+    base = {
+        **dict.fromkeys(LEDGER_FIELDS),
+        "name": name or meta.source_model or artifact.path.stem, "backend": artifact.backend,
+        "precision": meta.precision, "source_model": meta.source_model, "path": str(artifact.path),
+        "threads": threads, "size_mb": size_mb(artifact.path), **(extra or {}),
+    }
+    base.update(model_profile(artifact, reference_model))
+    rows = lambda status, reason=None, **kw: [  # noqa: E731  one row per batch size
+        {**base, "batch": int(b), "status": status, "reason": reason, **kw} for b in batches]
+
+    backend = BACKENDS.get(artifact.backend)
+    ok, why = backend.available()
+    if not ok:
+        return rows("skipped", why)
+    shape = input_chw(meta.input_shape, artifact.path)
+    fixed = meta.input_shape[0] if isinstance(meta.input_shape[0], int) and meta.input_shape[0] > 0 else None
+    try:
+        runner = runner or backend.load(artifact, threads)
+        probe = np.asarray(runner(_inputs(data, fixed or 1, shape)))
+        if probe.ndim != 2 or probe.shape[0] != (fixed or 1):
+            raise ValueError(f"{artifact.path}: expected logits of shape ({fixed or 1}, classes), got {probe.shape}")
+    except Exception as e:
+        if strict:
+            raise
+        return rows("export_failed", _short(e))
+    if data is not None:
+        data.check_outputs(probe.shape[1], meta.class_names, what=f"artifact {artifact.path.name}")
+    info = getattr(runner, "info", None) or {}
+    base["device"] = info.get("provider") or info.get("device")
+    try:
+        quality = evaluate_runner(runner, data, reference_model if parity else None, fixed, shape)
+    except Exception as e:
+        if strict:
+            raise
+        return rows("export_failed", f"running it failed: {_short(e)}")
+    status, reason = judge(quality, thresholds, meta.precision)
+
+    out = []
+    for b in batches:
+        row = {**base, "batch": int(b), "status": status, "reason": reason, **quality}
+        if fixed and b != fixed:
+            row.update(status="skipped", reason=f"the artifact has a fixed batch of {fixed}")
+        else:
+            x = _inputs(data, int(b), shape)
+            row.update(latency_stats(time_runner(runner, x, timing), int(b)))
+        out.append(row)
+    return out
+
+
+def judge(quality: dict, t: Thresholds, precision: str = "fp32") -> tuple[str, str | None]:
+    """`inaccurate` when parity or top-1 falls below the thresholds, else `ok`.
+
+    Integer artifacts are calibrated for real images, so their parity on random noise is reported
+    but not judged; give them --data to be judged."""
+    problems = []
+    judged = quality.get("parity_on") == "val" or precision in ("fp32", "fp16", "bf16")
+    if judged and quality.get("agreement") is not None and quality["agreement"] < t.min_agreement:
+        problems.append(f"top-1 agreement with PyTorch {quality['agreement']:.2f}% < {t.min_agreement}%")
+    ref, top1 = quality.get("reference_top1"), quality.get("top1")
+    if ref is not None and top1 is not None and ref - top1 > t.max_top1_drop:
+        problems.append(f"top-1 {top1:.2f}% is {ref - top1:.2f} points below PyTorch's {ref:.2f}% (max {t.max_top1_drop})")
+    return ("inaccurate", "; ".join(problems)) if problems else ("ok", None)
+
+
+def input_chw(input_shape, path) -> tuple[int, int, int]:
+    c, h, w = list(input_shape)[1:4] if len(input_shape) == 4 else (None, None, None)
+    if not all(isinstance(d, int) and d > 0 for d in (c, h, w)):
+        raise ValueError(f"{path}: input shape {list(input_shape)} has no fixed channels/size; pass --size (and --layout)")
+    return int(c), int(h), int(w)
+
+
+def size_mb(path: Path) -> float:
+    path = Path(path)
+    total = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
+    return round(total / 1e6, 3)
+
+
+def model_profile(artifact: Artifact, reference_model=None) -> dict:
+    """Params and MACs of the source model; for a file with no source, params from its weights."""
+    from ..utils.profile import count_macs, count_params
+
+    model = reference_model
+    if model is None and artifact.backend == "torch":
+        from ..models import load_model
+
+        try:
+            model, _ = load_model(artifact.path)
+        except (ValueError, FileNotFoundError):
+            model = None
+    if model is not None:
+        try:
+            shape = (1, *input_chw(artifact.metadata.input_shape, artifact.path))
+            return {"params": count_params(model), "macs": count_macs(model, shape)}
+        except Exception:  # a model the flop counter cannot trace still gets its params
+            return {"params": count_params(model), "macs": None}
+    if artifact.backend == "onnxruntime" and artifact.path.is_file():
+        return {"params": onnx_params(artifact.path), "macs": artifact.metadata.extra.get("macs")}
+    return {"params": artifact.metadata.extra.get("params"), "macs": artifact.metadata.extra.get("macs")}
+
+
+def onnx_params(path: Path) -> int | None:
+    try:
+        import onnx
+
+        graph = onnx.load(str(path), load_external_data=False).graph
+        index_types = (onnx.TensorProto.INT64, onnx.TensorProto.INT32)  # shapes and axes, not weights
+        return int(sum(int(np.prod(t.dims)) for t in graph.initializer if t.dims and t.data_type not in index_types))
+    except Exception:
+        return None
+
+
+def _inputs(data, n: int, chw) -> np.ndarray:
+    if data is not None:
+        return data.first(n)
+    return np.random.default_rng(0).standard_normal((n, *chw)).astype(np.float32)
+
+
+def _short(e: Exception) -> str:
+    text = str(e).strip() or type(e).__name__
+    return text.splitlines()[0][:300]

@@ -1,0 +1,175 @@
+"""The results ledger: results.json (rows + environment), report.md (the same as a table), pareto.png.
+
+`markdown_table(rows)` and `pareto_plot(rows, path)` are reusable by any report.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+from ..utils.io import atomic_path, write_json, write_text
+
+# (row key, column title, format); a column is shown only if some row has a value for it
+COLUMNS: list[tuple[str, str, str]] = [
+    ("name", "name", "{}"), ("role", "role", "{}"), ("backend", "backend", "{}"), ("precision", "precision", "{}"),
+    ("batch", "batch", "{}"), ("status", "status", "{}"), ("top1", "top-1 %", "{:.2f}"),
+    ("top5", "top-5 %", "{:.2f}"), ("top1_restricted", "top-1 restricted %", "{:.2f}"),
+    ("agreement", "agree %", "{:.2f}"), ("max_abs_diff", "max |diff|", "{:.2e}"),
+    ("latency_ms_p50", "p50 ms", "{:.3f}"), ("latency_ms_p90", "p90 ms", "{:.3f}"),
+    ("latency_ms_p99", "p99 ms", "{:.3f}"), ("throughput_ips", "img/s", "{:.1f}"),
+    ("size_mb", "size MB", "{:.2f}"), ("params", "params M", "{:.3f}"), ("macs", "MACs M", "{:.1f}"),
+    ("threads", "threads", "{}"), ("reason", "note", "{}"),
+]
+_MILLIONS = {"params", "macs"}
+
+
+def cell(row: dict, key: str, fmt: str) -> str:
+    v = row.get(key)
+    if v is None or v == "":
+        return "-" if key != "agreement" or row.get("backend") != "torch" else "ref"
+    if key in _MILLIONS:
+        v = v / 1e6
+    try:
+        return fmt.format(v)
+    except (ValueError, TypeError):
+        return str(v)
+
+
+def table_columns(rows: Sequence[dict]) -> list[tuple[str, str, str]]:
+    return [c for c in COLUMNS if any(r.get(c[0]) not in (None, "") for r in rows)]
+
+
+def markdown_table(rows: Sequence[dict], columns: Sequence[tuple[str, str, str]] | None = None) -> str:
+    """A GitHub markdown table of ledger rows ('-' where a value does not apply)."""
+    cols = list(columns or table_columns(rows))
+    if not rows or not cols:
+        return "_no results_\n"
+    esc = lambda s: s.replace("|", "\\|").replace("\n", " ")  # noqa: E731
+    lines = ["| " + " | ".join(t for _, t, _ in cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    lines += ["| " + " | ".join(esc(cell(r, k, f)) for k, _, f in cols) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def rich_table(rows: Sequence[dict], title: str | None = None):
+    """The same table for the terminal."""
+    from rich.table import Table
+
+    cols = table_columns(rows)
+    t = Table(title=title, show_lines=False)
+    for key, title_, _ in cols:
+        t.add_column(title_, justify="left" if key in ("name", "backend", "precision", "status", "reason") else "right",
+                     overflow="fold")
+    colour = {"ok": "green", "inaccurate": "yellow", "export_failed": "red", "skipped": "dim"}
+    for r in rows:
+        values = [cell(r, k, f) for k, _, f in cols]
+        style = colour.get(r.get("status"), "")
+        t.add_row(*values, style=style if r.get("status") != "ok" else None)
+    return t
+
+
+def pareto_points(rows: Sequence[dict]) -> list[dict]:
+    """One row per artifact (its smallest batch) with both top-1 and p50 latency."""
+    best: dict[tuple, dict] = {}
+    for r in rows:
+        if r.get("top1") is None or r.get("latency_ms_p50") is None:
+            continue
+        key = (r.get("name"), r.get("backend"), r.get("precision"), r.get("path"))
+        if key not in best or r.get("batch", 1) < best[key].get("batch", 1):
+            best[key] = r
+    return list(best.values())
+
+
+def pareto_front(points: Sequence[dict]) -> list[dict]:
+    """Points no other point beats on both latency (lower) and top-1 (higher)."""
+    front, best_top1 = [], float("-inf")
+    for p in sorted(points, key=lambda p: (p["latency_ms_p50"], -p["top1"])):
+        if p["top1"] > best_top1:
+            front.append(p)
+            best_top1 = p["top1"]
+    return front
+
+
+def pareto_plot(rows: Sequence[dict], path: str | Path, title: str = "top-1 vs latency") -> Path | None:
+    """Scatter of top-1 vs p50 latency, one point per artifact, the Pareto front joined; None if no point."""
+    points = pareto_points(rows)
+    if not points:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    backends = sorted({p["backend"] for p in points})
+    for i, b in enumerate(backends):
+        pts = [p for p in points if p["backend"] == b]
+        ax.scatter([p["latency_ms_p50"] for p in pts], [p["top1"] for p in pts], label=b, s=40, color=f"C{i}", zorder=3)
+    for p in points:
+        ax.annotate(f"{p['name']} {p['precision']}", (p["latency_ms_p50"], p["top1"]), fontsize=7,
+                    xytext=(4, 3), textcoords="offset points")
+    front = pareto_front(points)
+    ax.plot([p["latency_ms_p50"] for p in front], [p["top1"] for p in front], "--", color="grey", lw=1, zorder=2, label="Pareto front")
+    lat = [p["latency_ms_p50"] for p in points]
+    if max(lat) / max(min(lat), 1e-9) > 20:
+        ax.set_xscale("log")
+    batch = sorted({p.get("batch", 1) for p in points})
+    ax.set_xlabel(f"p50 latency, ms (batch {', '.join(map(str, batch))})")
+    ax.set_ylabel("top-1 accuracy, %")
+    ax.set_title(title)
+    ax.margins(x=0.2, y=0.08)  # room for the labels
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return path
+
+
+def report_markdown(rows: Sequence[dict], environment: dict | None, title: str, plot: str | None) -> str:
+    parts = [f"# {title}\n", markdown_table(rows)]
+    if plot:
+        parts.append(f"\n![top-1 vs p50 latency]({plot})\n")
+    if environment:
+        libs = ", ".join(f"{k} {v}" for k, v in (environment.get("libraries") or {}).items())
+        gpu = environment.get("gpu")
+        parts.append(
+            f"\n**Environment**: {environment.get('cpu')} ({environment.get('cores_usable')} usable cores, "
+            f"load {environment.get('load_avg_1m')}), threads {environment.get('threads') or 'default'}, "
+            f"GPU {gpu['name'] + ' driver ' + gpu['driver'] if gpu else 'none'}; {environment.get('os')}, "
+            f"Python {environment.get('python')}; {libs}.\n")
+    return "\n".join(parts)
+
+
+def write_ledger(folder: str | Path, rows: Sequence[dict], environment: dict | None = None,
+                 title: str = "edgecv benchmark") -> dict[str, Path]:
+    """Write results.json, report.md and pareto.png into `folder`.
+
+    A new folder is created atomically (built beside it, then renamed into place); in an existing
+    folder each file is replaced atomically.
+    """
+    folder = Path(folder)
+    if folder.exists():
+        return _write_files(folder, rows, environment, title, folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        paths = _write_files(tmp, rows, environment, title, folder)
+        os.rename(tmp, folder)  # fails if someone created `folder` meanwhile: never merge two runs
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return paths
+
+
+def _write_files(where: Path, rows, environment, title, final: Path) -> dict[str, Path]:
+    plot = pareto_plot(rows, where / "pareto.png", title)
+    out = {"results": write_json(where / "results.json", {"environment": environment, "rows": list(rows)}),
+           "report": write_text(where / "report.md", report_markdown(rows, environment, title, "pareto.png" if plot else None))}
+    if plot:
+        out["pareto"] = final / "pareto.png"
+    return {k: final / v.name for k, v in out.items()}

@@ -1,0 +1,65 @@
+"""The `edgecv` command: a thin layer over the Python API.
+
+Each subcommand is one module in this package with `register(subparsers)`; adding a command is one
+file plus one entry in COMMANDS.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+COMMANDS = ["run", "validate", "export", "bench", "info", "prune"]  # later: "quantize", "prune", "demo", "serve"
+
+
+class UserError(Exception):
+    """An error whose message is the whole story: printed without a traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from importlib import import_module
+
+    parser = argparse.ArgumentParser(
+        prog="edgecv",
+        description="Compress image classifiers for the edge: distil, prune, quantize, export and "
+        "benchmark, driven by YAML recipes or one command at a time.",
+    )
+    parser.add_argument("--version", action="version", version=f"edgecv {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        import_module(f"{__name__}.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (UserError, ValueError, KeyError, FileNotFoundError, FileExistsError, RuntimeError, ImportError) as e:
+        if os.environ.get("EDGECV_DEBUG"):
+            raise
+        from ..utils.console import get_console
+
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        get_console().print(f"[bold red]error:[/] {msg}", markup=True, highlight=False, soft_wrap=True)
+        return 2
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("edgecv")
+    except PackageNotFoundError:
+        return "dev"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

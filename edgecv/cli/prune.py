@@ -1,0 +1,163 @@
+"""`edgecv prune`: structured pruning of one model without a recipe; writes an edgecv model file."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "prune",
+        help="remove whole channels to a MACs, params or latency target (with KD fine-tuning)",
+        description="Prune --model (or the edgecv model file in --checkpoint) to a target in --steps steps, "
+        "fine-tuning on --finetune-data between steps (KD from --teacher, or from the unpruned model). "
+        "-o FILE is an edgecv model file: `edgecv export --checkpoint FILE --to onnx` rebuilds the pruned shapes.",
+    )
+    p.add_argument("--model", help="registered model name, e.g. cifar_resnet56 (optional when --checkpoint is an edgecv file)")
+    p.add_argument("--checkpoint", help="weights: an edgecv model file, or a state dict for --model")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--macs-ratio", type=float, metavar="R", help="stop at MACs <= R x original (0 < R < 1)")
+    target.add_argument("--params-ratio", type=float, metavar="R", help="stop at params <= R x original (0 < R < 1)")
+    target.add_argument("--latency-ms", type=float, metavar="T", help="stop at p50 latency <= T ms on --backend")
+    p.add_argument("--backend", default="onnxruntime", help="where latency is measured (default onnxruntime)")
+    p.add_argument("--threads", type=int, default=2, help="backend threads for latency (default 2)")
+    p.add_argument("--importance", default="l2", choices=["l1", "l2", "bn", "taylor"], help="channel importance (default l2)")
+    p.add_argument("--allocation", default="uniform", choices=["uniform", "global"], help="per-group share (default uniform)")
+    p.add_argument("--round-to", type=int, metavar="N", help="keep channel counts multiples of N (e.g. 8)")
+    p.add_argument("--max-layer-ratio", type=float, default=0.9, help="most any group may lose (default 0.9)")
+    p.add_argument("--ignore", action="append", default=[], metavar="LAYER", help="never prune this layer (repeatable)")
+    p.add_argument("--steps", type=int, default=1, help="iterative steps with a fine-tune after each (default 1)")
+    p.add_argument("--finetune-data", metavar="DIR", help="ImageFolder root with train/ and val/ for fine-tuning")
+    p.add_argument("--epochs", type=int, default=1, help="fine-tune epochs after each step (default 1)")
+    p.add_argument("--final-epochs", type=int, default=0, help="extra fine-tune epochs at the end (default 0)")
+    p.add_argument("--lr", type=float, default=0.01, help="fine-tune learning rate (default 0.01)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--max-train", type=int, help="use a stratified subset of this many training images")
+    p.add_argument("--max-val", type=int, help="use a stratified subset of this many val images")
+    p.add_argument("--teacher", metavar="NAME", help="KD teacher model (default: the unpruned model itself)")
+    p.add_argument("--teacher-checkpoint", metavar="PATH", help="teacher weights (edgecv file, or state dict for --teacher)")
+    p.add_argument("--no-kd", action="store_true", help="fine-tune on labels only")
+    p.add_argument("--num-classes", type=int, help="classifier outputs (default: the data's class count)")
+    p.add_argument("--small-input", action="store_true", help="the small-input (32 px) variant of --model")
+    p.add_argument("--image-size", type=int, help="input size (default: the model's data config)")
+    p.add_argument("--sensitivity", action="store_true", help="scan per-group sensitivity first and use it for per-layer ratios")
+    p.add_argument("--log-dir", metavar="DIR", help="write step tables, scan plots and fine-tune logs here")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the pruned model (.pt)")
+    p.set_defaults(func=_prune)
+
+
+def _prune(args) -> int:
+    from edgecv.cli import UserError
+    from edgecv.models import data_config, save_model
+    from edgecv.prune.iterative import prune_model, steps_markdown
+    from edgecv.prune.spec import PruneSpec, SensitivitySpec
+    from edgecv.utils.console import get_console
+
+    con = get_console()
+    out = Path(args.output).expanduser()
+    if out.suffix != ".pt":
+        raise UserError(f"-o {args.output}: the pruned model is an edgecv model file; name it *.pt")
+    data = _data(args)
+    model = _load(args.model, args.checkpoint, args, data, "--model/--checkpoint")
+    if data is not None and _outputs(model) not in (None, data.num_classes):
+        raise UserError(f"the model has {_outputs(model)} outputs but {args.finetune_data} has {data.num_classes} classes")
+    spec = _spec(
+        PruneSpec, SensitivitySpec,
+        macs_ratio=args.macs_ratio, params_ratio=args.params_ratio, latency_ms=args.latency_ms, backend=args.backend,
+        threads=args.threads, importance=args.importance, allocation=args.allocation, round_to=args.round_to,
+        max_layer_ratio=args.max_layer_ratio, ignore=args.ignore, steps=args.steps, final_epochs=args.final_epochs,
+        finetune={"epochs": args.epochs, "lr": args.lr}, sensitivity=True if args.sensitivity else None,
+    )
+    if spec.importance == "taylor" and data is None:
+        raise UserError("--importance taylor needs gradients from labelled images: give --finetune-data DIR")
+    train_loader = val_loader = teacher = teacher_input = None
+    size = args.image_size or (data.image_size if data else int(data_config(model)["input_size"][-1]))
+    if data is not None:
+        from edgecv.data.loaders import make_loader
+
+        train_loader = make_loader(data.train, args.batch_size, True, args.seed)
+        val_loader = make_loader(data.val, 256, False, args.seed)
+        if not args.no_kd:
+            teacher = (_load(args.teacher, args.teacher_checkpoint, args, data, "--teacher")
+                       if args.teacher or args.teacher_checkpoint else copy.deepcopy(model))
+            teacher_input = _renormalize(data, teacher)
+    result = prune_model(model, spec, train_loader=train_loader, val_loader=val_loader, teacher=teacher,
+                         teacher_input=teacher_input, input_shape=(1, 3, size, size), out_dir=args.log_dir,
+                         device=args.device, seed=args.seed)
+    extra = {"pruning": model.edgecv_pruning, "prune_steps": result.steps, "image_size": size}
+    if data is not None:
+        extra["class_names"] = data.class_names
+    save_model(model, out, extra)
+    print(steps_markdown(result.steps))
+    con.print(f"[green]pruned[/] {model.edgecv_spec['name']} -> {out}")
+    return 0
+
+
+def _spec(spec_cls, sens_cls, **kw):
+    """PruneSpec from flags; a validation problem becomes one line naming the flag."""
+    from pydantic import ValidationError
+
+    from edgecv.cli import UserError
+
+    if kw.get("sensitivity"):
+        kw["sensitivity"] = sens_cls()
+    try:
+        return spec_cls(**kw)
+    except ValidationError as e:
+        msgs = [f"--{'.'.join(map(str, x['loc'])).replace('_', '-') or 'options'}: {x['msg'].removeprefix('Value error, ')}"
+                for x in e.errors()]
+        raise UserError("; ".join(msgs)) from None
+
+
+def _data(args):
+    if not args.finetune_data:
+        for flag in ("teacher", "teacher_checkpoint"):
+            if getattr(args, flag):
+                from edgecv.cli import UserError
+
+                raise UserError(f"--{flag.replace('_', '-')} is for KD fine-tuning: give --finetune-data DIR too")
+        return None
+    from edgecv.data import DataSpec, build_data
+    from edgecv.models import create_model, data_config
+
+    root = Path(args.finetune_data)
+    if not (root / "train").is_dir() or not (root / "val").is_dir():
+        raise FileNotFoundError(f"--finetune-data {root}: expected {root}/train/<class>/* and {root}/val/<class>/*")
+    spec = DataSpec(source="imagefolder", root=str(root), batch_size=args.batch_size, max_train=args.max_train,
+                    max_val=args.max_val, image_size=args.image_size)
+    cfg = None
+    if args.model:  # the model's preprocessing decides size and normalisation
+        cfg = data_config(create_model(args.model, num_classes=2, small_input=args.small_input))
+    return build_data(spec, cfg, args.seed)
+
+
+def _load(name, checkpoint, args, data, what):
+    """An edgecv model file (its spec says what it is), or a registered model with optional state dict."""
+    from edgecv.cli import UserError
+    from edgecv.models import create_model, load_model
+    from edgecv.models.factory import CHECKPOINT_FORMAT, read_checkpoint
+
+    if checkpoint and read_checkpoint(checkpoint).get("format") == CHECKPOINT_FORMAT:
+        model, _ = load_model(checkpoint)
+        if name and name != model.edgecv_spec["name"]:
+            raise UserError(f"{checkpoint} holds a '{model.edgecv_spec['name']}', not the '{name}' given")
+        return model
+    if not name:
+        raise UserError(f"{what}: give a model name ({checkpoint} is a plain state dict)" if checkpoint
+                        else f"{what}: give a model name or an edgecv model file")
+    classes = args.num_classes or (data.num_classes if data is not None else None)
+    return create_model(name, num_classes=classes, checkpoint=checkpoint, small_input=args.small_input)
+
+
+def _outputs(model):
+    return (getattr(model, "edgecv_spec", None) or {}).get("num_classes")
+
+
+def _renormalize(data, teacher):
+    from edgecv.distill import Renormalize
+    from edgecv.models import data_config
+
+    cfg = data_config(teacher)
+    return Renormalize(data.mean, data.std, cfg["mean"], cfg["std"])

@@ -1,0 +1,1 @@
+"""Evaluation: top-1/5, per-class accuracy, confusion matrices."""

@@ -1,0 +1,142 @@
+"""The one way in: `create_model(name, ...)` for teachers and students, plus checkpoint I/O.
+
+Every model is built through timm's registry (CIFAR ResNets and SqueezeNet are registered there by
+this package), so a user names any timm model or ours the same way.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from ..utils.io import torch_save
+from . import cifar_resnet as _cifar_resnet  # noqa: F401  (registers cifar_resnet*)
+from . import squeezenet as _squeezenet  # noqa: F401  (registers squeezenet1_*)
+from .small_input import adapt_to_small_input
+
+CHECKPOINT_FORMAT = "edgecv-model"
+
+
+def create_model(
+    name: str,
+    num_classes: int | None = None,
+    pretrained: bool = False,
+    checkpoint: str | Path | None = None,
+    small_input: bool = False,
+    **kwargs: Any,
+) -> nn.Module:
+    """Build a registered model; optionally load a local checkpoint (weights_only=True)."""
+    import timm
+
+    if not timm.is_model(name):
+        from ..registry import did_you_mean
+
+        raise KeyError(
+            f"unknown model '{name}'{did_you_mean(name, timm.list_models())}; "
+            "any timm model name, cifar_resnet20/32/44/56 or squeezenet1_0/1_1 works"
+        )
+    if num_classes is not None:
+        kwargs["num_classes"] = num_classes
+    model = timm.create_model(name, pretrained=pretrained, **kwargs)
+    if small_input:
+        model = adapt_to_small_input(model, name)
+    model.edgecv_spec = {  # what is needed to rebuild this architecture
+        "name": name,
+        "num_classes": num_classes if num_classes is not None else _num_classes(model),
+        "small_input": bool(small_input),
+        "kwargs": kwargs | ({"num_classes": num_classes} if num_classes is not None else {}),
+    }
+    if checkpoint is not None:
+        load_weights(model, checkpoint)
+    return model
+
+
+def _num_classes(model: nn.Module) -> int | None:
+    return getattr(model, "num_classes", None)
+
+
+def data_config(model: nn.Module) -> dict:
+    """timm's input config for a model: input_size, mean, std, interpolation, crop_pct."""
+    from timm.data import resolve_model_data_config
+
+    cfg = resolve_model_data_config(model)
+    return {k: cfg[k] for k in ("input_size", "mean", "std", "interpolation", "crop_pct") if k in cfg}
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """Load a checkpoint file safely and return it as a dict."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # pickle errors, truncated files, non-torch files
+        raise ValueError(f"cannot read checkpoint {path}: {e}") from None
+    if not isinstance(ckpt, dict):
+        raise ValueError(f"checkpoint {path} holds a {type(ckpt).__name__}, expected a dict of tensors")
+    return ckpt
+
+
+def extract_state_dict(ckpt: dict) -> dict[str, torch.Tensor]:
+    """Find the state dict inside the usual checkpoint layouts and strip DDP's `module.` prefix."""
+    for key in ("state_dict", "model", "model_state_dict", "ema"):
+        if key in ckpt and isinstance(ckpt[key], dict):
+            ckpt = ckpt[key]
+            break
+    return {k.removeprefix("module."): v for k, v in ckpt.items() if isinstance(v, torch.Tensor)}
+
+
+def load_weights(model: nn.Module, checkpoint: str | Path, strict: bool = True) -> nn.Module:
+    state = extract_state_dict(read_checkpoint(checkpoint))
+    try:
+        model.load_state_dict(state, strict=strict)
+    except RuntimeError as e:
+        first = str(e).splitlines()[:6]
+        raise ValueError(
+            f"checkpoint {checkpoint} does not match model "
+            f"'{getattr(model, 'edgecv_spec', {}).get('name', type(model).__name__)}': " + " ".join(first)
+        ) from None
+    return model
+
+
+def save_model(model: nn.Module, path: str | Path, extra: dict | None = None) -> Path:
+    """Save weights plus the spec needed to rebuild the model (atomic).
+
+    `extra` may carry `class_names`, `data_config`, metrics, or `pruning` (a replayable history that
+    `load_model` applies before loading weights).
+    """
+    spec = getattr(model, "edgecv_spec", None)
+    if spec is None:
+        raise ValueError("model was not built by edgecv.create_model; its spec is unknown")
+    payload = {"format": CHECKPOINT_FORMAT, "version": 1, "spec": spec, "state_dict": model.state_dict()}
+    if getattr(model, "edgecv_pruning", None):
+        payload["pruning"] = model.edgecv_pruning  # replayed by load_model to rebuild pruned shapes
+    payload.update(extra or {})
+    return torch_save(payload, path)
+
+
+def load_model(path: str | Path) -> tuple[nn.Module, dict]:
+    """Rebuild a model saved by `save_model`; returns (model, checkpoint dict without weights)."""
+    ckpt = read_checkpoint(path)
+    if ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(
+            f"{path} is not an edgecv model file (no spec inside); "
+            "pass --model NAME together with --checkpoint for a plain state dict"
+        )
+    spec = ckpt["spec"]
+    kwargs = dict(spec.get("kwargs", {}))
+    kwargs.pop("num_classes", None)
+    model = create_model(spec["name"], num_classes=spec.get("num_classes"), small_input=spec.get("small_input", False), **kwargs)
+    if ckpt.get("pruning"):
+        from ..prune.history import replay  # pruned shapes are rebuilt from the recorded history
+
+        model = replay(model, ckpt["pruning"])
+        model.edgecv_spec = spec
+    try:
+        model.load_state_dict(ckpt["state_dict"], strict=True)
+    except RuntimeError as e:
+        raise ValueError(f"{path}: weights do not match the recorded architecture: {str(e).splitlines()[0]}") from None
+    meta = {k: v for k, v in ckpt.items() if k != "state_dict"}
+    return model, meta

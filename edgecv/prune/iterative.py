@@ -1,0 +1,208 @@
+"""`prune_model(...)`: iterative structured pruning with fine-tuning (KD) between steps.
+
+Each step prunes toward its share of the target (geometric: step k of N aims at target^(k/N)), or,
+for a latency target, toward the MACs ratio the measured latencies predict; then fine-tunes and
+records MACs, params, latency and val top-1 side by side, because MACs are not latency.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from . import measure
+from .spec import PruneSpec
+
+STEP_COLUMNS = ["step", "macs", "macs_ratio", "params", "params_ratio", "latency_ms_p50", "top1", "seconds"]
+
+
+@dataclass
+class PruneResult:
+    model: nn.Module
+    history: dict
+    steps: list[dict]  # step 0 is the original model
+    target: str
+    met: bool
+    layer_ratios: dict[str, float] = field(default_factory=dict)
+    sensitivity: list[dict] | None = None
+    files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def final(self) -> dict:
+        return self.steps[-1]
+
+
+def prune_model(model: nn.Module, spec: PruneSpec | None = None, *, train_loader=None, val_loader=None,
+                teacher: nn.Module | None = None, teacher_input: nn.Module | None = None,
+                input_shape=None, out_dir: str | Path | None = None, device="cpu", seed: int = 0,
+                console=None, **options: Any) -> PruneResult:
+    """Prune `model` in place to `spec`'s target; returns the steps table and the replayable history.
+
+    `options` are PruneSpec keys (e.g. `macs_ratio=0.5, steps=3, importance="taylor"`) when no spec
+    is given. The model keeps `edgecv_spec` and gains `edgecv_pruning` (saved by `save_model`).
+    """
+    from ..utils.console import get_console
+    from .finetune import finetune
+    from .importance import accumulate_gradients, needs_gradients
+    from .latency_target import LatencyController
+    from .pruner import ChannelPruner, PruneError
+
+    if spec is None:
+        spec = PruneSpec(**options)
+    elif options:
+        raise TypeError("pass either a PruneSpec or keyword options, not both")
+    console = console or get_console()
+    _check_names(model, spec)  # fail before the (slow) baseline measurement
+    out = Path(out_dir) if out_dir else None
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+    model.cpu()
+    model.requires_grad_(True)  # it is fine-tuned; a role frozen as a KD teacher earlier must train again
+    shape = tuple(input_shape) if input_shape else _input_shape(model, train_loader)
+    example = torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+    val = measure.take_batches(val_loader, spec.max_val_images)
+    ft = spec.finetune
+    latency_mode = spec.latency_ms is not None
+    timed = latency_mode or spec.measure_latency
+
+    t0 = time.perf_counter()
+    base = _measure(model, shape, val, spec, timed, out, device)
+    steps = [{"step": 0, **base, "macs_ratio": 1.0, "params_ratio": 1.0, "seconds": 0.0}]
+    console.print(f"[bold]prune[/] {_name(model)} to {spec.describe_target()} in up to {spec.steps} step(s) "
+                  f"({spec.importance}, {spec.allocation}): start {_fmt(steps[0])}")
+
+    if train_loader is None and ft.epochs:
+        console.print("[yellow]note:[/] no training data given: pruning without fine-tuning (accuracy is not recovered)")
+    scan, layer_ratios, files = None, None, {}
+    if spec.sensitivity is not None:
+        from .sensitivity import ratios_from_scan, scan_sensitivity, write_scan
+
+        sval = measure.take_batches(val_loader, spec.sensitivity.max_images)
+        scan = scan_sensitivity(model, example, sval, spec.sensitivity.ratios, spec.importance, spec.ignore, device, console)
+        if out:
+            files.update(write_scan(scan, out, f"{_name(model)}: top-1 drop when one group is pruned"))
+        if spec.sensitivity.apply:
+            layer_ratios = ratios_from_scan(scan, spec.sensitivity.max_drop)
+
+    pruner = ChannelPruner(model, example, spec, layer_ratios)
+    controller = LatencyController(spec.latency_ms, floor=spec.min_macs_ratio) if latency_mode else None
+    if controller:
+        controller.observe(1.0, base["latency_ms_p50"])
+    kind = "macs" if latency_mode else spec.target_kind.split("_")[0]
+    size = {"macs": lambda: measure.size_of(model, shape)["macs"] / base["macs"],
+            "params": lambda: measure.size_of(model, shape)["params"] / base["params"]}[kind]
+    met = controller.met if controller else False
+    for k in range(1, spec.steps + 1):
+        if met:
+            break
+        t_step = time.perf_counter()
+        if needs_gradients(spec.importance):
+            accumulate_gradients(model, itertools.islice(train_loader or [], spec.taylor_batches))
+        goal = controller.next_macs_ratio() if controller else getattr(spec, spec.target_kind) ** (k / spec.steps)
+        try:
+            pruner.prune_until(size, goal, f"{kind} ratio")
+        finally:
+            model.zero_grad(set_to_none=True)
+        pruner.record()
+        row = _measure(model, shape, None, spec, timed, out, device)
+        summary = finetune(model, train_loader, val_loader, ft, teacher, teacher_input, spec.kd_losses,
+                           out / f"step{k}" if out else None, device, f"prune step {k}/{spec.steps}", seed + k)
+        row["top1"] = measure.top1(model, val, device)
+        row.update(step=k, macs_ratio=round(row["macs"] / base["macs"], 4),
+                   params_ratio=round(row["params"] / base["params"], 4),
+                   seconds=round(time.perf_counter() - t_step, 1), finetune_epochs=summary["epochs_run"] if summary else 0)
+        steps.append(row)
+        console.print(f"prune step {k}/{spec.steps}: {_fmt(row)}")
+        if controller:
+            controller.observe(row["macs_ratio"], row["latency_ms_p50"])
+            met = controller.met
+            if not met and controller.exhausted:
+                break
+        else:
+            met = row[f"{kind}_ratio"] <= getattr(spec, spec.target_kind) + 1e-9
+    if spec.final_epochs and len(steps) > 1:
+        t_step = time.perf_counter()
+        summary = finetune(model, train_loader, val_loader, ft.model_copy(update={"epochs": spec.final_epochs}),
+                           teacher, teacher_input, spec.kd_losses, out / "final" if out else None, device,
+                           "prune final fine-tune", seed + 1000)
+        steps.append({**steps[-1], "step": "final", "top1": measure.top1(model, val, device),
+                      "seconds": round(time.perf_counter() - t_step, 1), "finetune_epochs": summary["epochs_run"] if summary else 0})
+    history = pruner.finish()
+    if latency_mode and not met:
+        console.print(f"[yellow]latency target not met:[/] {spec.describe_target()}; reached "
+                      f"{steps[-1]['latency_ms_p50']} ms at {steps[-1]['macs_ratio']}x MACs after {len(steps) - 1} step(s)")
+    if not latency_mode and not met:
+        raise PruneError(f"pruning stopped before {spec.describe_target()} (reached {steps[-1][kind + '_ratio']})")
+    result = PruneResult(model, history, steps, spec.describe_target(), met, layer_ratios or dict(spec.layer_ratios), scan, files)
+    if out:
+        result.files.update(write_steps(steps, out))
+    console.print(f"[bold]prune[/] done in {time.perf_counter() - t0:.0f}s: {_fmt(steps[-1])}")
+    return result
+
+
+def _check_names(model: nn.Module, spec: PruneSpec) -> None:
+    from .importance import check_importance_fits
+    from .pruner import model_name, resolve_layers
+
+    resolve_layers(model, spec.ignore, "ignore")
+    resolve_layers(model, spec.layer_ratios, "layer_ratios")
+    check_importance_fits(spec.importance, model, model_name(model))
+
+
+def _measure(model, shape, val, spec: PruneSpec, timed: bool, out, device) -> dict:
+    row: dict[str, Any] = {**measure.size_of(model, shape), "top1": measure.top1(model, val, device)}
+    row["latency_ms_p50"] = None
+    if timed:
+        lat = measure.latency(model, spec.backend, spec.threads, shape, out)
+        row.update(latency_ms_p50=lat["latency_ms_p50"], latency_backend=f"{lat['backend']}/{spec.threads}t",
+                   onnx_max_abs_diff=lat.get("max_abs_diff"))
+    return row
+
+
+def _input_shape(model: nn.Module, train_loader) -> tuple[int, ...]:
+    if train_loader is not None:
+        x = next(iter(train_loader))[0]
+        return (1, *x.shape[1:])
+    from ..models import data_config
+
+    return (1, *data_config(model)["input_size"])
+
+
+def _name(model) -> str:
+    return (getattr(model, "edgecv_spec", None) or {}).get("name", type(model).__name__)
+
+
+def _fmt(row: dict) -> str:
+    lat = f", p50 {row['latency_ms_p50']:.3f} ms" if row.get("latency_ms_p50") is not None else ""
+    acc = f", top-1 {row['top1']:.2f}%" if row.get("top1") is not None else ""
+    return (f"{row['macs'] / 1e6:.2f} M MACs ({row.get('macs_ratio', 1.0):.3f}x), "
+            f"{row['params'] / 1e6:.3f} M params ({row.get('params_ratio', 1.0):.3f}x){lat}{acc}")
+
+
+def steps_markdown(steps: list[dict]) -> str:
+    lines = ["| step | MACs (M) | MACs ratio | params (M) | params ratio | p50 latency (ms) | val top-1 (%) |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in steps:
+        lat = f"{r['latency_ms_p50']:.3f}" if r.get("latency_ms_p50") is not None else "-"
+        acc = f"{r['top1']:.2f}" if r.get("top1") is not None else "-"
+        lines.append(f"| {r['step']} | {r['macs'] / 1e6:.2f} | {r['macs_ratio']:.3f} | {r['params'] / 1e6:.3f} | "
+                     f"{r['params_ratio']:.3f} | {lat} | {acc} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_steps(steps: list[dict], out_dir: Path) -> dict:
+    from ..utils.io import write_text
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=[*STEP_COLUMNS, "latency_backend", "finetune_epochs"], extrasaction="ignore")
+    w.writeheader()
+    w.writerows(steps)
+    return {"steps_csv": str(write_text(out_dir / "prune_steps.csv", buf.getvalue())),
+            "steps_md": str(write_text(out_dir / "prune_steps.md", steps_markdown(steps)))}

@@ -1,0 +1,213 @@
+"""Recipes: YAML in, validated data out; nothing in a recipe is executed.
+
+Every key is checked before any stage runs. An unknown key is an error naming its path with a
+did-you-mean suggestion; `--set key.path=value` overrides any key (`stages.1.epochs=3`, or
+`stages.distill.epochs=3` when one stage has that type).
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .data.spec import DataSpec
+from .models.spec import ModelSpec
+from .registry import did_you_mean
+
+
+class RecipeError(ValueError):
+    """A recipe problem; `problems` lists one 'key.path: message' per issue found."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source, self.problems = source, problems
+        super().__init__(f"invalid recipe {source}:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class RecipeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = "run"
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    data: DataSpec = DataSpec()
+    teacher: Optional[ModelSpec] = None
+    teachers: list[ModelSpec] = Field(default_factory=list, description="more teachers for multi-teacher KD")
+    student: ModelSpec
+    stages: list[dict[str, Any]] = Field(..., min_length=1)
+
+
+@dataclass
+class Stage:
+    type: str
+    config: BaseModel
+    index: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.index}_{self.type}"
+
+
+@dataclass
+class Recipe:
+    body: RecipeBody
+    stages: list[Stage]
+    raw: dict[str, Any]
+    source: str = "<dict>"
+
+    def __getattr__(self, item):  # recipe.data, recipe.student, ... read through to the body
+        return getattr(self.body, item)
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"recipe not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise RecipeError(str(path), [f"not valid YAML: {e}"]) from None
+    if not isinstance(raw, dict):
+        raise RecipeError(str(path), ["the top level must be a mapping of keys (name, data, student, stages, ...)"])
+    raw = apply_overrides(raw, overrides or [], str(path))
+    _resolve_paths(raw, path.parent)
+    return validate_recipe(raw, str(path))
+
+
+def validate_recipe(raw: dict[str, Any], source: str = "<dict>") -> Recipe:
+    from .stages import STAGES
+
+    problems: list[str] = []
+    body = None
+    try:
+        body = RecipeBody.model_validate(raw)
+    except ValidationError as e:
+        problems += _format_errors(e, RecipeBody, ())
+    stages: list[Stage] = []
+    raw_stages = raw.get("stages") if isinstance(raw.get("stages"), list) else []
+    for i, st in enumerate(raw_stages):
+        where = f"stages.{i}"
+        if not isinstance(st, dict) or "type" not in st:
+            problems.append(f"{where}: each stage needs a `type` ({', '.join(STAGES.names())})")
+            continue
+        kind = st["type"]
+        if kind not in STAGES:
+            problems.append(
+                f"{where}.type: unknown stage '{kind}'{did_you_mean(kind, STAGES.names())}; "
+                f"known: {', '.join(STAGES.names())}"
+            )
+            continue
+        cfg_cls = STAGES.get(kind).config
+        try:
+            cfg = cfg_cls.model_validate({k: v for k, v in st.items() if k != "type"})
+            stages.append(Stage(kind, cfg, i))
+        except ValidationError as e:
+            problems += _format_errors(e, cfg_cls, ("stages", i))
+    if problems:
+        raise RecipeError(source, problems)
+    return Recipe(body, stages, raw, source)
+
+
+def apply_overrides(raw: dict, overrides: list[str], source: str = "<recipe>") -> dict:
+    raw = copy.deepcopy(raw)
+    for item in overrides:
+        if "=" not in item:
+            raise RecipeError(source, [f"--set {item!r}: expected key.path=value"])
+        key, value = item.split("=", 1)
+        try:
+            parsed = yaml.safe_load(value) if value != "" else ""
+        except yaml.YAMLError:
+            parsed = value
+        _set_path(raw, key.strip().split("."), parsed, source, key)
+    return raw
+
+
+def _set_path(node: Any, parts: list[str], value: Any, source: str, key: str) -> None:
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        if isinstance(node, list):
+            idx = _list_index(node, part, source, key)
+            if last:
+                node[idx] = value
+                return
+            node = node[idx]
+        elif isinstance(node, dict):
+            if last:
+                node[part] = value
+                return
+            if node.get(part) is None:
+                node[part] = {}
+            node = node[part]
+        else:
+            raise RecipeError(source, [f"--set {key}: '{'.'.join(parts[:depth])}' is not a section"])
+
+
+def _list_index(node: list, part: str, source: str, key: str) -> int:
+    if part.lstrip("-").isdigit():
+        idx = int(part)
+        if not -len(node) <= idx < len(node):
+            raise RecipeError(source, [f"--set {key}: index {idx} out of range (0..{len(node) - 1})"])
+        return idx
+    hits = [i for i, s in enumerate(node) if isinstance(s, dict) and part in (s.get("type"), s.get("name"))]
+    if len(hits) != 1:
+        why = "no stage" if not hits else "several stages"
+        raise RecipeError(source, [f"--set {key}: {why} of type '{part}'; use its index instead"])
+    return hits[0]
+
+
+# Keys whose values are file paths: relative ones are tried against the current directory first,
+# then against the recipe's folder.
+_PATH_KEYS = {"checkpoint", "root", "train_dir", "val_dir", "calib_data", "val_data", "data_dir"}
+
+
+def _resolve_paths(node: Any, recipe_dir: Path) -> None:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k in _PATH_KEYS and isinstance(v, str) and not Path(v).is_absolute():
+                if not Path(v).exists() and (recipe_dir / v).exists():
+                    node[k] = str((recipe_dir / v).resolve())
+            else:
+                _resolve_paths(v, recipe_dir)
+    elif isinstance(node, list):
+        for v in node:
+            _resolve_paths(v, recipe_dir)
+
+
+def _format_errors(err: ValidationError, root: type[BaseModel], prefix: tuple) -> list[str]:
+    out = []
+    for e in err.errors():
+        loc = prefix + tuple(e["loc"])
+        path = ".".join(str(p) for p in loc) or "(top level)"
+        if e["type"] == "extra_forbidden":
+            fields = _fields_at(root, tuple(e["loc"])[:-1])
+            hint = did_you_mean(str(loc[-1]), fields)
+            out.append(f"{path}: unknown key{hint}; allowed here: {', '.join(sorted(fields))}")
+        elif e["type"] == "missing":
+            out.append(f"{path}: required key is missing")
+        else:
+            got = e.get("input")
+            shown = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
+            out.append(f"{path}: {e['msg']}{shown}")
+    return out
+
+
+def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
+    """Field names of the (nested) pydantic model found by following `loc` from `model`."""
+    import typing
+
+    cur: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(cur, type) and issubclass(cur, BaseModel)) or part not in cur.model_fields:
+            return []
+        ann = cur.model_fields[part].annotation
+        for _ in range(3):  # unwrap Optional[...] and list[...]
+            args = [a for a in typing.get_args(ann) if a is not type(None)]
+            if isinstance(ann, type) and issubclass(ann, BaseModel) or not args:
+                break
+            ann = args[0]
+        cur = ann
+    return list(cur.model_fields) if isinstance(cur, type) and issubclass(cur, BaseModel) else []

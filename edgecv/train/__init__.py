@@ -1,0 +1,1 @@
+"""One training loop (train, fine-tune, distil, QAT) and its settings."""

@@ -1,0 +1,198 @@
+"""One training loop for training, fine-tuning, distillation and QAT.
+
+It trains a *task* (forward(x, y) -> (loss, logits)) and evaluates *model* on the val loader after
+every epoch. Checkpoints (best/last) are written atomically; with `resume=True` an interrupted run
+continues from its last finished epoch with the same data order and RNG state, so the result equals
+an uninterrupted run. Under torchrun it wraps the task in DistributedDataParallel (gloo on CPU).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+
+from ..eval.metrics import evaluate
+from ..utils.console import get_console
+from ..utils.io import torch_save, write_text
+from .schedule import build_optimizer, build_scheduler
+from .spec import TrainSpec
+
+LAST, BEST = "last.pt", "best.pt"
+
+
+def is_main_process() -> bool:
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
+def fit(
+    task: nn.Module,
+    model: nn.Module,
+    train_loader,
+    val_loader,
+    spec: TrainSpec,
+    out_dir: str | Path | None = None,
+    device: str | torch.device = "cpu",
+    desc: str = "train",
+    resume: bool = True,
+    seed: int = 0,
+    on_epoch_end: Callable[[int, dict], None] | None = None,
+) -> dict:
+    """Train `task`, keep the best val top-1 weights in `model`; returns a summary dict."""
+    device = torch.device(device)
+    out = Path(out_dir) if out_dir else None
+    task.to(device)
+    steps_per_epoch = len(train_loader) if spec.max_steps_per_epoch is None else min(len(train_loader), spec.max_steps_per_epoch)
+    opt = build_optimizer(task.parameters(), spec)
+    sched = build_scheduler(opt, spec, steps_per_epoch)
+    amp_dtype = _amp_dtype(spec.amp, device)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+    distributed = dist.is_available() and dist.is_initialized()
+    runner = nn.parallel.DistributedDataParallel(task) if distributed else task
+
+    state = {"epoch": 0, "best_top1": -1.0, "best_epoch": -1, "history": [], "bad_epochs": 0}
+    if resume and out and (out / LAST).is_file():
+        state = _load_last(out / LAST, task, opt, sched, scaler)
+        if is_main_process():
+            get_console().print(f"[dim]{desc}: resuming from {out / LAST} at epoch {state['epoch']}[/]")
+    best_state = _best_weights(out, model) if state["best_epoch"] >= 0 else None
+
+    console = get_console()
+    tb = _tensorboard(out) if out and is_main_process() else None
+    stopped_early = False
+    for epoch in range(state["epoch"], spec.epochs):
+        _seed_epoch(train_loader, seed, epoch)
+        t0 = time.perf_counter()
+        train_loss, train_acc = _train_epoch(runner, task, train_loader, opt, sched, scaler, spec, amp_dtype, device, steps_per_epoch, f"{desc} {epoch + 1}/{spec.epochs}")
+        val = evaluate(model, val_loader, device)
+        row = {"epoch": epoch + 1, "train_loss": round(train_loss, 5), "train_top1": round(train_acc, 3),
+               "val_top1": round(val["top1"], 3), "val_top5": round(val["top5"], 3),
+               "lr": opt.param_groups[0]["lr"], "seconds": round(time.perf_counter() - t0, 2)}
+        state["history"].append(row)
+        improved = val["top1"] > state["best_top1"]
+        if improved:
+            state.update(best_top1=val["top1"], best_epoch=epoch + 1, bad_epochs=0)
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            state["bad_epochs"] += 1
+        state["epoch"] = epoch + 1
+        if is_main_process():
+            console.print(f"{desc} {epoch + 1}/{spec.epochs}: loss {train_loss:.3f}, train {train_acc:.1f}%, "
+                          f"val top-1 {val['top1']:.2f}% top-5 {val['top5']:.2f}%{' (best)' if improved else ''}", soft_wrap=True)
+            if out:
+                if improved:
+                    torch_save({"state_dict": best_state, "epoch": epoch + 1, "val_top1": val["top1"]}, out / BEST)
+                _save_last(out / LAST, task, opt, sched, scaler, state)
+                _write_metrics(out, state["history"])
+            if tb:
+                for k, v in row.items():
+                    if k != "epoch":
+                        tb.add_scalar(f"{desc}/{k}", v, epoch + 1)
+        if on_epoch_end:
+            on_epoch_end(epoch, row)
+        if spec.early_stopping and state["bad_epochs"] >= spec.early_stopping:
+            stopped_early = True
+            if is_main_process():
+                console.print(f"{desc}: early stop, no val gain for {spec.early_stopping} epochs")
+            break
+    if tb:
+        tb.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return {"best_top1": state["best_top1"], "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
+            "stopped_early": stopped_early, "history": state["history"]}
+
+
+def _train_epoch(runner, task, loader, opt, sched, scaler, spec, amp_dtype, device, steps, label):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    task.train()
+    total_loss = correct = seen = 0.0
+    autocast = torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext()
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("loss {task.fields[loss]:.3f} acc {task.fields[acc]:.1f}%"),
+                        TimeRemainingColumn(), console=get_console(), transient=True,
+                        disable=not is_main_process() or not get_console().is_terminal)
+    with progress:
+        bar = progress.add_task(label, total=steps, loss=0.0, acc=0.0)
+        for step, (x, y) in enumerate(loader):
+            if step >= steps:
+                break
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            with autocast:
+                loss, logits = runner(x, y)
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if spec.grad_clip:
+                scaler.unscale_(opt)
+                nn.utils.clip_grad_norm_(task.parameters(), spec.grad_clip)
+            scaler.step(opt)
+            scaler.update()
+            sched.step()
+            n = y.shape[0]
+            total_loss += loss.item() * n
+            correct += (logits.argmax(1) == y).sum().item()
+            seen += n
+            progress.update(bar, advance=1, loss=total_loss / seen, acc=100 * correct / seen)
+    return total_loss / max(seen, 1), 100 * correct / max(seen, 1)
+
+
+def _seed_epoch(loader, seed: int, epoch: int) -> None:
+    """Data order and augmentation depend only on (seed, epoch): what makes resume exact."""
+    torch.manual_seed(seed * 1000 + epoch)
+    sampler = getattr(loader, "sampler", None)
+    if hasattr(sampler, "set_epoch"):
+        sampler.set_epoch(epoch)
+    gen = getattr(loader, "generator", None)
+    if gen is not None:
+        gen.manual_seed(seed * 1000 + epoch)
+
+
+def _amp_dtype(amp: str, device: torch.device):
+    if amp == "off" or (amp == "auto" and device.type != "cuda"):
+        return None
+    if amp == "bf16":
+        return torch.bfloat16
+    return torch.float16 if device.type == "cuda" else torch.bfloat16
+
+
+def _save_last(path: Path, task, opt, sched, scaler, state) -> None:
+    torch_save({"task": task.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                "scaler": scaler.state_dict(), "state": state}, path)
+
+
+def _load_last(path: Path, task, opt, sched, scaler) -> dict:
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    task.load_state_dict(ckpt["task"])
+    opt.load_state_dict(ckpt["optimizer"])
+    sched.load_state_dict(ckpt["scheduler"])
+    scaler.load_state_dict(ckpt["scaler"])
+    return ckpt["state"]
+
+
+def _best_weights(out: Path | None, model: nn.Module):
+    if out and (out / BEST).is_file():
+        return torch.load(out / BEST, map_location="cpu", weights_only=True)["state_dict"]
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _write_metrics(out: Path, history: list[dict]) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(history[0]))
+    w.writeheader()
+    w.writerows(history)
+    write_text(out / "metrics.csv", buf.getvalue())
+
+
+def _tensorboard(out: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is a base dependency, but a trimmed install should still train
+        return None
+    return SummaryWriter(str(out / "tensorboard"))

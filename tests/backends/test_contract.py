@@ -1,0 +1,82 @@
+"""Every registered backend that is usable here builds, loads, returns (N, classes) logits and agrees
+with PyTorch on random and real inputs. A new backend is tested the moment it is registered."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from edgecv.backends import BACKENDS, Artifact
+from edgecv.bench.accuracy import parity, run_all
+from tests.conftest import SHARED
+
+MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+@pytest.fixture(scope="module")
+def model():
+    from edgecv.models import create_model
+
+    ckpt = SHARED / "teachers" / "resnet20-12fca82f.th"
+    torch.manual_seed(0)
+    return create_model("cifar_resnet20", num_classes=10, checkpoint=ckpt if ckpt.is_file() else None).eval()
+
+
+@pytest.fixture(scope="module")
+def real_images():
+    val = SHARED / "cifar10" / "val"
+    if not val.is_dir():
+        return None
+    from edgecv.bench import EvalSet
+
+    return EvalSet.from_folder(val, 32, MEAN, STD, crop_pct=1.0, batch_size=64).first(64)
+
+
+@pytest.fixture(scope="module")
+def built(model, tmp_path_factory):
+    """One fp32 artifact per usable backend, built once for the module."""
+    out = {}
+    for name in BACKENDS.names():
+        b = BACKENDS.get(name)
+        ok, why = b.available()
+        if ok:
+            art = b.build(model, torch.zeros(1, 3, 32, 32), "fp32", None, tmp_path_factory.mktemp(name))
+            out[name] = art
+        else:
+            out[name] = why
+    return out
+
+
+@pytest.mark.parametrize("name", BACKENDS.names())
+def test_backend_contract(name, model, built, real_images):
+    art = built[name]
+    if isinstance(art, str):
+        pytest.skip(f"backend {name} not available here: {art}")
+    b = BACKENDS.get(name)
+    assert isinstance(art, Artifact) and art.path.exists() and art.backend == name
+    assert art.path.suffix == b.suffix
+    assert art.precision == "fp32" and art.sidecar().is_file()
+    meta = Artifact.from_path(art.path).metadata  # the sidecar round-trips
+    assert meta.source_model == "cifar_resnet20" and meta.input_shape[1:] == [3, 32, 32]
+    assert meta.tool_versions.get("torch")
+
+    runner = b.load(art, threads=1)
+    fixed = meta.input_shape[0] if isinstance(meta.input_shape[0], int) else None
+    rng = np.random.default_rng(0)
+    inputs = {"random": rng.standard_normal((6, 3, 32, 32)).astype(np.float32)}
+    if real_images is not None:
+        inputs["real"] = real_images
+    with torch.no_grad():
+        for kind, x in inputs.items():
+            out = run_all(runner, [x], fixed)
+            assert out.shape == (len(x), 10), kind
+            ref = model(torch.from_numpy(x)).numpy()
+            p = parity(out, ref)
+            scale = max(1.0, float(np.abs(ref).max()))
+            assert p["max_abs_diff"] <= 1e-3 * scale, (kind, p)
+            assert p["agreement"] >= 98.0, (kind, p)
+
+
+def test_unknown_backend_has_did_you_mean():
+    with pytest.raises(KeyError, match="did you mean 'onnxruntime'"):
+        BACKENDS.get("onnxruntim")

@@ -1,0 +1,79 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from edgecv.recipe import RecipeError, apply_overrides, load_recipe, validate_recipe
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = {"data": {"source": "digits"}, "student": {"name": "mobilenetv3_small_050"}, "stages": [{"type": "evaluate"}]}
+
+
+def _raw(**over):
+    raw = yaml.safe_load(yaml.safe_dump(BASE))
+    raw.update(over)
+    return raw
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "recipes").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_recipes_validate(path):
+    load_recipe(path)
+
+
+def test_misspelled_key_names_path_and_suggests():
+    raw = _raw(data={"source": "digits", "bach_size": 32})
+    with pytest.raises(RecipeError) as e:
+        validate_recipe(raw)
+    assert "data.bach_size: unknown key (did you mean 'batch_size'?)" in str(e.value)
+
+
+def test_misspelled_stage_key_and_type():
+    raw = _raw(stages=[{"type": "distil"}, {"type": "train", "epoks": 3}])
+    with pytest.raises(RecipeError) as e:
+        validate_recipe(raw)
+    msg = str(e.value)
+    assert "stages.0.type: unknown stage 'distil' (did you mean 'distill'?)" in msg
+    assert "stages.1.epoks: unknown key (did you mean 'epochs'?)" in msg
+
+
+def test_types_are_checked():
+    with pytest.raises(RecipeError, match=r"data.batch_size: Input should be a valid integer.*'many'"):
+        validate_recipe(_raw(data={"batch_size": "many"}))
+    with pytest.raises(RecipeError, match="student: required key is missing"):
+        validate_recipe({"stages": [{"type": "evaluate"}]})
+
+
+def test_unknown_distill_loss_is_caught_before_running():
+    with pytest.raises(RecipeError, match="unknown loss 'kdd' \\(did you mean 'kd'\\?\\)"):
+        validate_recipe(_raw(teacher={"name": "cifar_resnet20"}, stages=[{"type": "distill", "losses": [{"name": "kdd"}]}]))
+
+
+def test_set_overrides_any_key():
+    raw = _raw(stages=[{"type": "train", "epochs": 5}, {"type": "evaluate"}])
+    out = apply_overrides(raw, ["stages.0.epochs=2", "stages.train.lr=0.01", "data.augment.hflip=false", "student.small_input=true"])
+    assert out["stages"][0] == {"type": "train", "epochs": 2, "lr": 0.01}
+    assert out["data"]["augment"]["hflip"] is False and out["student"]["small_input"] is True
+    assert raw["stages"][0]["epochs"] == 5  # the input is not mutated
+    recipe = validate_recipe(out)
+    assert recipe.stages[0].config.epochs == 2
+
+
+def test_set_errors():
+    with pytest.raises(RecipeError, match="expected key.path=value"):
+        apply_overrides(_raw(), ["data.batch_size"])
+    with pytest.raises(RecipeError, match="index 7 out of range"):
+        apply_overrides(_raw(), ["stages.7.epochs=1"])
+    with pytest.raises(RecipeError, match="data.nope: unknown key"):
+        validate_recipe(apply_overrides(_raw(), ["data.nope=1"]))
+
+
+def test_yaml_is_safe_loaded(tmp_path):
+    bad = tmp_path / "evil.yaml"
+    bad.write_text("name: !!python/object/apply:os.system ['echo pwned']\n")
+    with pytest.raises(RecipeError, match="not valid YAML"):
+        load_recipe(bad)
+
+
+def test_missing_recipe_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="recipe not found"):
+        load_recipe(tmp_path / "nope.yaml")
