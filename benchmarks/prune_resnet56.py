@@ -37,6 +37,7 @@ def parse_args():
     p.add_argument("--importance", default="l2", choices=["l1", "l2", "bn", "taylor"])
     p.add_argument("--allocation", default="global", choices=["uniform", "global"])
     p.add_argument("--max-layer-ratio", type=float, default=0.75)
+    p.add_argument("--round-to", type=int, help="keep channel counts multiples of N (e.g. 8: friendlier to ORT kernels)")
     p.add_argument("--lr", type=float, default=0.01)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads for latency")
@@ -142,7 +143,7 @@ def run(student, teacher, train, val, args, cost, budget_min, target: dict, out:
     ipe = cost["iters_per_epoch"]
     step_epochs, step_cap = _epochs(per_step[0], ipe)
     spec = PruneSpec(**target, importance=args.importance, allocation=args.allocation, steps=args.steps,
-                     max_layer_ratio=args.max_layer_ratio,
+                     max_layer_ratio=args.max_layer_ratio, round_to=args.round_to,
                      finetune={"epochs": step_epochs, "lr": args.lr, "max_steps_per_epoch": step_cap},
                      final_epochs=0, measure_latency=True)
     t0 = time.perf_counter()

@@ -5,6 +5,8 @@ use them. The CLI is a thin layer over these functions.
 """
 from __future__ import annotations
 
+from .utils.lazy import lazy_getattr
+
 __version__ = "0.1.0"
 
 _LAZY = {
@@ -31,12 +33,14 @@ def run(recipe, out_dir=None, resume: bool = False, overrides=None):
 
 
 def __getattr__(name: str):
-    if name in _LAZY:
+    if name == "prune":  # the subpackage is callable: edgecv.prune(model, macs_ratio=0.5, ...)
         from importlib import import_module
 
-        mod, attr = _LAZY[name]
-        return getattr(import_module(mod), attr)
-    raise AttributeError(f"module 'edgecv' has no attribute '{name}'")
+        return import_module("edgecv.prune")
+    return _lazy(name)
 
 
-__all__ = ["run", *_LAZY]
+_lazy = lazy_getattr(__name__, _LAZY)
+
+
+__all__ = ["run", "prune", *_LAZY]

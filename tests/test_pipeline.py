@@ -29,7 +29,7 @@ def test_quickstart_end_to_end(tmp_path, capsys):
     assert doc["seed"] == 0 and doc["recipe"]["name"] == "quickstart" and doc["environment"]
     assert [s["type"] for s in doc["stages"]] == ["train", "distill", "evaluate"]
     report = (run / "report.md").read_text()
-    assert "| model | role |" in report and "cifar_resnet20" in report
+    assert "| name | role | backend |" in report and "cifar_resnet20" in report
     assert (run / "stages" / "2_evaluate" / "confusion_student.png").is_file()
     assert (run / "stages" / "2_evaluate" / "confusion_student.csv").read_text().startswith("true\\pred,0,1,2")
     assert (run / "stages" / "1_distill" / "metrics.csv").is_file()

@@ -35,7 +35,19 @@ def _build_fp32(model, sample, calibration, out_dir: Path) -> Artifact:
     return art
 
 
-BUILDERS: dict[str, Callable[..., Artifact]] = {"fp32": _build_fp32}
+def _build_int8(model, sample, calibration, out_dir: Path) -> Artifact:
+    from ..quantize.builders import build_int8  # QDQ PTQ with ONNX Runtime's tools
+
+    return build_int8(model, sample, calibration, out_dir)
+
+
+def _build_fp16(model, sample, calibration, out_dir: Path) -> Artifact:
+    from ..quantize.builders import build_fp16  # FP16 weights/compute, FP32 inputs and outputs
+
+    return build_fp16(model, sample, calibration, out_dir)
+
+
+BUILDERS: dict[str, Callable[..., Artifact]] = {"fp32": _build_fp32, "int8": _build_int8, "fp16": _build_fp16}
 
 
 class OnnxRuntimeBackend:

@@ -6,6 +6,8 @@
 """
 from __future__ import annotations
 
+from ..utils.lazy import lazy_getattr
+
 _LAZY = {
     "benchmark_artifact": ("harness", "benchmark_artifact"),
     "Thresholds": ("harness", "Thresholds"),
@@ -22,13 +24,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        from importlib import import_module
-
-        mod, attr = _LAZY[name]
-        return getattr(import_module(f"{__name__}.{mod}"), attr)
-    raise AttributeError(f"module 'edgecv.bench' has no attribute '{name}'")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = list(_LAZY)

@@ -25,6 +25,8 @@ def register(sub) -> None:
     p.add_argument("--to", default="onnx", help="backend or format: onnx (default), torch, ... (see `edgecv info`)")
     p.add_argument("--precision", default="fp32", help="precision to build (default fp32; int8 needs --calib-data)")
     p.add_argument("--calib-data", metavar="DIR", help="images for calibration (ImageFolder or a flat folder)")
+    p.add_argument("--layout", choices=["NHWC", "NCHW"], help="input layout of the file, for backends that offer a "
+                   "choice (tflite: NHWC by default, what mobile apps feed)")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the artifact")
     p.set_defaults(func=_export)
 
@@ -62,7 +64,8 @@ def _export(args) -> int:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         res = build_artifact(backend, model, sample, tmp, args.precision, calibration,
-                             {"mean": pre["mean"], "std": pre["std"], "class_names": pre.get("class_names")})
+                             {"mean": pre["mean"], "std": pre["std"], "class_names": pre.get("class_names")},
+                             options={"layout": args.layout})
         if res.status != "ok":
             raise UserError(f"{res.status}: {res.error}")
         art = res.artifact

@@ -42,10 +42,17 @@ def resolve_backend(name: str) -> str:
 
 
 def build_artifact(backend: str, model, sample, out_dir: str | Path, precision: str = "fp32",
-                   calibration=None, preprocess: dict | None = None) -> BuildResult:
-    """`preprocess` (mean, std, class_names) is what the run's data used; it goes into the metadata."""
+                   calibration=None, preprocess: dict | None = None, options: dict | None = None) -> BuildResult:
+    """`preprocess` (mean, std, class_names) is what the run's data used; it goes into the metadata.
+    `options` are backend-specific build keywords (e.g. tflite's `layout`)."""
+    import inspect
+
     name = resolve_backend(backend)
     b = BACKENDS.get(name)
+    options = {k: v for k, v in (options or {}).items() if v is not None}
+    unknown = set(options) - set(inspect.signature(b.build).parameters)
+    if unknown:
+        raise ValueError(f"backend {name} does not take option(s) {', '.join(sorted(unknown))}")
     ok, reason = b.available()
     if not ok:
         return BuildResult(name, precision, "skipped", error=reason)
@@ -53,7 +60,7 @@ def build_artifact(backend: str, model, sample, out_dir: str | Path, precision: 
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
         with _preprocess_on(model, preprocess):
-            art = b.build(model, sample, precision, calibration, out_dir)
+            art = b.build(model, sample, precision, calibration, out_dir, **options)
     except ImportError as e:
         return BuildResult(name, precision, "skipped", error=str(e))
     except Exception as e:  # reported on this row; the run goes on

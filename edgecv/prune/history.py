@@ -21,6 +21,15 @@ FORMAT = "edgecv-pruning"
 VERSION = 1
 
 
+def require_torch_pruning():
+    """torch-pruning is the `prune` extra; say how to install it instead of a bare ImportError."""
+    try:
+        import torch_pruning
+    except ImportError:
+        raise ImportError("structured pruning needs torch-pruning: pip install 'edgecv[prune]'") from None
+    return torch_pruning
+
+
 @contextmanager
 def tracing(model: nn.Module) -> Iterator[None]:
     """torch-pruning traces the graph through autograd: every parameter must require grad meanwhile
@@ -45,7 +54,7 @@ def new_history(model: nn.Module) -> dict[str, Any]:
     prior = getattr(model, "edgecv_pruning", None)
     if prior:
         return copy.deepcopy(prior)
-    import torch_pruning as tp
+    tp = require_torch_pruning()
 
     return {"format": FORMAT, "version": VERSION, "library": "torch-pruning",
             "library_version": getattr(tp, "__version__", "?"), "base_shapes": state_shapes(model), "sessions": []}
@@ -83,7 +92,7 @@ def replay(model: nn.Module, history: dict) -> nn.Module:
 
     Raises ValueError naming the first tensor that differs when the history belongs to another model.
     """
-    import torch_pruning as tp
+    tp = require_torch_pruning()
 
     from .rewrites import refreeze, replay_rewrites
 

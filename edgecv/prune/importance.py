@@ -10,8 +10,9 @@ import torch.nn.functional as F
 
 def build_importance(name: str):
     """l1 / l2: group weight magnitude; bn: BatchNorm scale |gamma|; taylor: |w * dL/dw| (first order)."""
-    import torch_pruning as tp
+    from .history import require_torch_pruning
 
+    tp = require_torch_pruning()
     if name == "l1":
         return tp.importance.GroupMagnitudeImportance(p=1)
     if name == "l2":

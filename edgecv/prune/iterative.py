@@ -49,7 +49,7 @@ def prune_model(model: nn.Module, spec: PruneSpec | None = None, *, train_loader
     is given. The model keeps `edgecv_spec` and gains `edgecv_pruning` (saved by `save_model`).
     """
     from ..utils.console import get_console
-    from .finetune import finetune
+    from .finetune import finetune, recalibrate_bn
     from .importance import accumulate_gradients, needs_gradients
     from .latency_target import LatencyController
     from .pruner import ChannelPruner, PruneError
@@ -111,6 +111,8 @@ def prune_model(model: nn.Module, spec: PruneSpec | None = None, *, train_loader
         finally:
             model.zero_grad(set_to_none=True)
         pruner.record()
+        if train_loader is not None and spec.bn_recalibration_batches:
+            recalibrate_bn(model, itertools.islice(train_loader, spec.bn_recalibration_batches), device)
         row = _measure(model, shape, None, spec, timed, out, device)
         summary = finetune(model, train_loader, val_loader, ft, teacher, teacher_input, spec.kd_losses,
                            out / f"step{k}" if out else None, device, f"prune step {k}/{spec.steps}", seed + k)

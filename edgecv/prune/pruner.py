@@ -14,7 +14,7 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
-from .history import _prune_group, add_session, new_history, tracing
+from .history import _prune_group, add_session, new_history, require_torch_pruning, tracing
 from .importance import build_importance, check_importance_fits
 from .rewrites import apply_rewrites, refreeze
 from .spec import PruneSpec
@@ -60,8 +60,7 @@ def resolve_layers(model: nn.Module, names, what: str) -> dict[str, nn.Module]:
 class ChannelPruner:
     def __init__(self, model: nn.Module, example: torch.Tensor, spec: PruneSpec,
                  layer_ratios: dict[str, float] | None = None):
-        import torch_pruning as tp
-
+        tp = require_torch_pruning()
         self.model, self.spec, self.example = model, spec, example
         self.name = model_name(model)
         check_importance_fits(spec.importance, model, self.name)
@@ -162,8 +161,7 @@ class ChannelPruner:
 
     def _diagnose(self, error: Exception) -> None:
         """Replay this run's groups one by one on a copy of the original to find the one that breaks it."""
-        import torch_pruning as tp
-
+        tp = require_torch_pruning()
         probe = copy.deepcopy(self._pristine)
         apply_rewrites(probe)
         with tracing(probe):

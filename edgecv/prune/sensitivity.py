@@ -131,7 +131,9 @@ def _plot(rows: list[dict], path: Path, title: str) -> Path:
 
 
 def _graph(model: nn.Module, example: torch.Tensor, ignore: Sequence[str]):
-    import torch_pruning as tp
+    from .history import require_torch_pruning
+
+    tp = require_torch_pruning()
 
     from .history import tracing
     from .pruner import classifier_names, resolve_layers

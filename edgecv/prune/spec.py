@@ -70,6 +70,8 @@ class PruneSpec(BaseModel):
     min_macs_ratio: float = Field(0.05, description="latency mode: never prune below this MACs ratio")
     finetune: FinetuneSpec = Field(default_factory=FinetuneSpec)
     final_epochs: int = Field(0, ge=0, description="extra fine-tune epochs after the last step")
+    bn_recalibration_batches: int = Field(
+        20, ge=0, description="re-estimate BatchNorm statistics on this many train batches after each step (0: off)")
     kd_losses: list[dict[str, Any]] = Field(
         default_factory=lambda: [{"name": "kd", "temperature": 4.0, "alpha": 0.9}])
     measure_latency: bool = Field(True, description="time every step on `backend` (MACs are not latency)")

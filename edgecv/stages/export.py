@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .registry import register_stage
 
-FLOAT_PRECISIONS = ("fp32", "fp16")  # these need no calibration data
+FLOAT_PRECISIONS = ("fp32", "fp16", "dynamic")  # these need no calibration data
 
 
 class ExportStage(BaseModel):

@@ -1,0 +1,97 @@
+"""`edgecv quantize ARTIFACT.onnx`: INT8 (QDQ) or FP16 ONNX from an FP32 ONNX file, with an accuracy budget."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "quantize",
+        help="INT8 (calibrated QDQ) or FP16 ONNX from an FP32 ONNX file, optionally within an accuracy budget",
+        description="Quantize ARTIFACT.onnx to --precision int8 (ONNX Runtime static QDQ, calibrated on --calib-data) "
+        "or fp16 (FP32 inputs/outputs kept). With --budget PTS and --val-data DIR, an INT8 model more than PTS top-1 "
+        "points below FP32 gets its most sensitive nodes put back into FP32 until it fits; the report lists them and "
+        "what each step cost in latency. Preprocessing (size, mean, std) comes from the file's edgecv metadata, "
+        "else from --mean/--std. The output is benchmarked like any artifact: edgecv bench FILE --data DIR.",
+    )
+    p.add_argument("artifact", help="the FP32 .onnx file")
+    p.add_argument("--precision", required=True, choices=["int8", "fp16"])
+    p.add_argument("--calib-data", metavar="DIR", help="calibration images (ImageFolder or a flat folder); needed for int8")
+    p.add_argument("--method", default="minmax", choices=["minmax", "entropy", "percentile"], help="activation calibration (default minmax)")
+    p.add_argument("--calib-size", type=int, default=256, metavar="N", help="calibration images used (default 256)")
+    p.add_argument("--percentile", type=float, default=99.999, help="with --method percentile (default 99.999)")
+    p.add_argument("--per-tensor", action="store_true", help="one scale per weight tensor (default: per output channel)")
+    p.add_argument("--activation-type", default="uint8", choices=["uint8", "int8"],
+                   help="uint8: ONNX Runtime CPU's fast path (default); int8 (symmetric): for TensorRT")
+    p.add_argument("--no-preprocess", action="store_true", help="skip ONNX Runtime's quant_pre_process")
+    p.add_argument("--budget", type=float, metavar="PTS", help="max top-1 points below FP32 (needs --val-data)")
+    p.add_argument("--val-data", metavar="DIR", help="labelled images DIR/<class>/* to measure top-1 on")
+    p.add_argument("--group-size", type=int, help="nodes put back to FP32 per budget step (default ~5%% of them)")
+    p.add_argument("--mean", help="per-channel mean if the file has no edgecv metadata, e.g. 0.485,0.456,0.406")
+    p.add_argument("--std", help="per-channel std, e.g. 0.229,0.224,0.225")
+    p.add_argument("--threads", type=int, help="ONNX Runtime threads for measurements")
+    p.add_argument("--report", metavar="FILE", help="also write the report as JSON")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the quantized .onnx")
+    p.set_defaults(func=_quantize)
+
+
+def _quantize(args) -> int:
+    from pydantic import ValidationError
+
+    from edgecv.cli import UserError
+    from edgecv.cli.bench import _floats
+    from edgecv.quantize.api import quantize_onnx, source_metadata
+    from edgecv.quantize.report import steps_markdown, summary_line
+    from edgecv.quantize.spec import QuantizeSpec
+    from edgecv.utils.console import get_console
+
+    con = get_console()
+    src, out = Path(args.artifact), Path(args.output).expanduser()
+    if not src.is_file():
+        raise FileNotFoundError(f"ONNX model not found: {src}")
+    if src.suffix.lower() != ".onnx":
+        raise UserError(f"{src}: `edgecv quantize` takes an FP32 .onnx file (export one with `edgecv export --to onnx`)")
+    if out.suffix.lower() != ".onnx":
+        raise UserError(f"-o {args.output}: the quantized artifact is an ONNX file; name it *.onnx")
+    if out.resolve() == src.resolve():
+        raise UserError("-o must differ from the input file")
+    if args.budget is not None and not args.val_data:
+        raise UserError("--budget needs --val-data DIR (labelled images to measure top-1 on)")
+    if args.precision == "int8" and not args.calib_data:
+        raise UserError("--precision int8 needs --calib-data DIR (a few hundred training images; not the val images)")
+    try:
+        spec = QuantizeSpec(precision=args.precision, method=args.method, calib_size=args.calib_size,
+                            percentile=args.percentile, per_channel=not args.per_tensor, activation_type=args.activation_type,
+                            preprocess=not args.no_preprocess, budget=args.budget, group_size=args.group_size,
+                            threads=args.threads)
+    except ValidationError as e:
+        raise UserError("; ".join(f"--{'.'.join(map(str, x['loc'])).replace('_', '-')}: {x['msg']}" for x in e.errors())) from None
+
+    meta = source_metadata(src)
+    mean = _floats(args.mean, "--mean") if args.mean else meta.mean
+    std = _floats(args.std, "--std") if args.std else meta.std
+    size = meta.input_shape[-1]
+    if not isinstance(size, int):
+        raise UserError(f"{src}: input shape {meta.input_shape} has no fixed size")
+    calibration = val = None
+    if args.precision == "int8":
+        from edgecv.data import CalibrationSource
+
+        calibration = CalibrationSource.from_folder(args.calib_data, size, mean, std, size=args.calib_size)
+    if args.val_data:
+        from edgecv.bench import EvalSet
+
+        val = EvalSet.from_folder(args.val_data, size, mean, std)
+    res = quantize_onnx(src, out, args.precision, calibration, spec=spec, val=val, log=con.print)
+    rep = res.report
+    con.print(f"[green]wrote[/] {out} ({out.stat().st_size / 1e6:.2f} MB, {args.precision}); {summary_line(rep)}")
+    if rep.get("steps"):
+        print(steps_markdown(rep["steps"]), end="")
+    if rep.get("budget") is not None and not rep.get("budget_met"):
+        con.print(f"[yellow]budget not met[/] with {len(rep.get('kept_fp32') or [])} node(s) in FP32: try "
+                  "--method entropy/percentile, more --calib-size, or QAT (the recipe's quantize stage, qat: {mode: always})")
+    if args.report:
+        from edgecv.utils.io import write_json
+
+        print(f"wrote {write_json(args.report, rep)}")
+    return 0

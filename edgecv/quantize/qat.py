@@ -1,0 +1,110 @@
+"""Quantization-aware training with KD, for when post-training INT8 misses the accuracy budget.
+
+PyTorch's recommended path (torchao PT2E; `torch.ao.quantization` is deprecated): export the model
+with torch.export, insert fake quantization with the X86 quantizer's QAT config (per-channel
+symmetric INT8 weights, UINT8 activations), fine-tune it through edgecv's one training loop with
+the teacher's KD loss, convert, and export Q/DQ ONNX that ONNX Runtime runs as INT8.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+from .spec import QATSpec
+
+
+def _need_torchao():
+    try:
+        import torchao  # noqa: F401
+    except ImportError:
+        raise ImportError("QAT needs torchao: pip install 'edgecv[quantize]'") from None
+
+
+def prepare_qat(model, sample):
+    """A fake-quantized copy of `model` (a torch.export GraphModule that still trains); `model` is untouched."""
+    _need_torchao()
+    import torch
+    from torchao.quantization.pt2e import allow_exported_model_train_eval
+    from torchao.quantization.pt2e.quantize_pt2e import prepare_qat_pt2e
+    from torchao.quantization.pt2e.quantizer.x86_inductor_quantizer import (
+        X86InductorQuantizer, get_default_x86_inductor_quantization_config)
+
+    if sample.shape[0] < 2:  # batch norm in training mode needs more than one image
+        sample = sample.repeat(2, *([1] * (sample.dim() - 1)))
+    float_model = copy.deepcopy(model).cpu().train()
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        graph = torch.export.export(float_model, (sample.cpu(),), dynamic_shapes=({0: batch},)).module()
+        quantizer = X86InductorQuantizer().set_global(get_default_x86_inductor_quantization_config(is_qat=True))
+        prepared = prepare_qat_pt2e(graph, quantizer)
+    allow_exported_model_train_eval(prepared)  # so the training loop's .train()/.eval() work
+    prepared.edgecv_spec = getattr(model, "edgecv_spec", None)
+    return prepared
+
+
+def qat_finetune(model, train_loader, val_loader, spec: QATSpec, sample, teacher=None, teacher_input=None,
+                 out_dir: str | Path | None = None, device="cpu", seed: int = 0):
+    """Prepare `model` for QAT and fine-tune it (KD from `teacher` when given); returns (prepared, summary)."""
+    from ..train.loop import fit
+    from ..train.tasks import ClassificationTask
+
+    prepared = prepare_qat(model, sample)
+    if teacher is not None:
+        from ..distill import build_distiller
+
+        was = prepared.training
+        task = build_distiller(prepared, [teacher], spec.losses, sample.cpu(), [teacher_input] if teacher_input else None)
+        prepared.train(was)
+    else:
+        task = ClassificationTask(prepared, spec.label_smoothing)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        summary = fit(task, prepared, train_loader, val_loader, spec.train_spec(), out_dir=out_dir, device=device,
+                      desc="qat", resume=False, seed=seed)
+    prepared.cpu()
+    return prepared, summary
+
+
+def export_qat_onnx(prepared, path: str | Path, input_shape: Sequence[int], metadata: dict | None = None,
+                    opset: int = 18) -> Path:
+    """Convert the fake-quantized model to Q/DQ and write it as ONNX (single file, dynamic batch)."""
+    import importlib.util
+
+    import onnx
+    import torch
+    from torchao.quantization.pt2e import move_exported_model_to_eval
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
+
+    from ..export.onnx_export import INPUT_NAME, METADATA_KEY, OUTPUT_NAME, ExportError
+    from ..utils.io import atomic_path
+
+    if importlib.util.find_spec("onnxscript") is None:
+        raise ImportError("exporting a QAT model to ONNX needs onnxscript: pip install 'edgecv[quantize]'")
+    converted = convert_pt2e(copy.deepcopy(prepared))
+    move_exported_model_to_eval(converted)
+    sample = torch.randn(*[int(d) for d in input_shape])
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        try:
+            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+                warnings.simplefilter("ignore")
+                torch.onnx.export(converted, (sample,), str(tmp), dynamo=True, external_data=False,
+                                  opset_version=opset, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                                  dynamic_shapes=({0: batch},), verbose=False)
+        except Exception as e:
+            raise ExportError(f"ONNX export of the QAT model failed: {str(e).strip().splitlines()[0][:300]}") from e
+        proto = onnx.load(str(tmp))
+        onnx.checker.check_model(proto)
+        if metadata:
+            import json
+
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = METADATA_KEY, json.dumps(metadata, default=str)
+        onnx.save(proto, str(tmp))
+    return path

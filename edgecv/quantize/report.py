@@ -1,0 +1,34 @@
+"""Markdown for quantization reports: the budget loop's steps and a per-artifact summary."""
+from __future__ import annotations
+
+from typing import Sequence
+
+
+def steps_markdown(steps: Sequence[dict]) -> str:
+    """One line per model tried by the budget loop: nodes kept in FP32, top-1, drop, latency and its cost."""
+    if not steps:
+        return ""
+    lines = ["| step | nodes in FP32 | added this step | top-1 % | drop pt | within budget | p50 ms | latency cost ms |",
+             "|---|---|---|---|---|---|---|---|"]
+    for s in steps:
+        added = ", ".join(s.get("added") or []) or "-"
+        cost = s.get("latency_cost_ms")
+        lines.append(f"| {s['step']} | {'-' if s.get('fp32_nodes') is None else s['fp32_nodes']} | {added} | "
+                     f"{s['top1']:.2f} | {s['drop']:.2f} | {'yes' if s['met'] else 'no'} | {s['latency_ms_p50']:.3f} | "
+                     f"{'-' if cost is None else f'{cost:+.3f}'} |")
+    return "\n".join(lines) + "\n"
+
+
+def summary_line(report: dict) -> str:
+    """One sentence: what was built and how it compares with FP32."""
+    parts = [report.get("precision", "?").upper()]
+    if report.get("method"):
+        parts.append(f"{report['method']} calibration on {report.get('calib_images')} images")
+    if report.get("top1") is not None and report.get("fp32_top1") is not None:
+        parts.append(f"top-1 {report['top1']:.2f}% vs FP32 {report['fp32_top1']:.2f}% ({-report['drop']:+.2f} pt)")
+    if report.get("budget") is not None:
+        parts.append(f"budget {report['budget']} pt {'met' if report.get('budget_met') else 'NOT met'}")
+    kept = report.get("kept_fp32") or []
+    if kept:
+        parts.append(f"{len(kept)} node(s) kept in FP32: {', '.join(kept)}")
+    return "; ".join(parts)

@@ -1,0 +1,178 @@
+"""Stage `quantize`: INT8 (PTQ, budget loop, QAT with KD when PTQ misses) and FP16 ONNX artifacts of
+the run's models, measured on the val split, with per-backend precision advice.
+
+The artifacts join ctx.artifacts, so a later `benchmark` stage measures them like any other."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Optional
+
+from pydantic import ConfigDict, Field, field_validator
+
+from ..quantize.spec import QATSpec, QuantizeSpec
+from .registry import register_stage
+
+DEFAULT_ADVICE_BUDGET = 1.0  # top-1 points, when the recipe sets no budget (the harness's default too)
+
+
+class QuantizeStage(QuantizeSpec):
+    model_config = ConfigDict(extra="forbid")
+    precision: list[Literal["int8", "fp16"]] = Field(["int8"], min_length=1, description="int8, fp16 or both")
+    models: Optional[list[str]] = Field(None, description="roles to quantize; default: the student")
+    val_images: Optional[int] = Field(None, ge=1, description="stratified subset of the val split for the budget (default: all)")
+    qat: QATSpec = QATSpec()
+
+    @field_validator("precision", mode="before")
+    @classmethod
+    def _one_or_many(cls, v):
+        return [v] if isinstance(v, str) else v
+
+
+@register_stage("quantize", QuantizeStage)
+def run(ctx, cfg: QuantizeStage, stage_dir: Path) -> dict:
+    """Quantize each model to each precision; over-budget INT8 keeps sensitive nodes FP32, then tries QAT."""
+    from ..bench import EvalSet
+    from ..quantize.advice import advice_markdown, precision_advice
+    from ..quantize.report import steps_markdown, summary_line
+    from ..utils.console import get_console
+    from ..utils.io import write_text
+
+    con = get_console()
+    d = ctx.data
+    val_ds = d.val
+    if cfg.val_images:
+        from ..data.subset import stratified_subset
+
+        val_ds = stratified_subset(d.val, cfg.val_images, ctx.seed)
+    val = EvalSet(val_ds, d.class_names, source="the run's validation split")
+    calibration = _calibration(ctx, cfg) if "int8" in cfg.precision else None
+    sample = val.first(1)
+    rows, records, md = [], [], [f"# quantize: {ctx.recipe.name}\n"]
+    for role in cfg.models or ["student"]:
+        model = ctx.model(role).cpu().eval()
+        name = model.edgecv_spec["name"]
+        fp32 = _fp32_artifact(ctx, role, model, stage_dir)
+        rows.append(_row(ctx, role, name, "fp32", fp32.path, _top1(fp32.path, val, cfg.threads), sample, cfg.threads))
+        for precision in cfg.precision:
+            con.print(f"  {role}: {precision} from {fp32.path.name}")
+            res = _quantize(fp32.path, stage_dir / role / f"{name}-{precision}.onnx", precision, calibration, cfg, val, con)
+            rep = res.report
+            _register(ctx, role, name, precision, res.artifact.path, {"method": rep.get("method")})
+            rows.append(_row(ctx, role, name, precision, res.artifact.path, rep["top1"], sample, cfg.threads))
+            con.print(f"  {role}: {summary_line(rep)}")
+            md += [f"## {role} ({name}) {precision}\n", summary_line(rep) + "\n", steps_markdown(rep.get("steps") or [])]
+            record = {"role": role, "precision": precision, "path": str(res.artifact.path),
+                      **{k: v for k, v in rep.items() if k not in ("steps", "sensitivity")},
+                      "steps": [{k: v for k, v in s.items() if k != "kept"} for s in rep.get("steps") or []]}
+            if precision == "int8" and _want_qat(cfg, rep):
+                record["qat"] = _qat(ctx, cfg, role, model, fp32, val, stage_dir, rows, sample)
+                md.append(f"QAT with KD: top-1 {record['qat']['top1']:.2f}% ({-record['qat']['drop']:+.2f} pt), "
+                          f"{record['qat']['path']}\n")
+            records.append(record)
+    budget = cfg.budget if cfg.budget is not None else DEFAULT_ADVICE_BUDGET
+    advice = precision_advice(rows, budget)
+    md += ["## precision advice\n", advice_markdown(advice)]
+    write_text(stage_dir / "report.md", "\n".join(md))
+    con.print(advice_markdown(advice))
+    for r in rows:
+        ctx.add_result(r)
+    return {"quantized": records, "advice": [{k: v for k, v in a.items() if k != "options"} for a in advice],
+            "report": str(stage_dir / "report.md")}
+
+
+def _quantize(fp32_path, out, precision, calibration, cfg: QuantizeStage, val, con):
+    from ..quantize.api import quantize_onnx
+
+    spec = QuantizeSpec(**cfg.model_dump(exclude={"precision", "models", "val_images", "qat"}), precision=precision)
+    if precision != "int8":
+        spec = spec.model_copy(update={"budget": None})
+    return quantize_onnx(fp32_path, out, precision, calibration, spec=spec, val=val, log=lambda s: con.print(f"    {s}"))
+
+
+def _want_qat(cfg: QuantizeStage, rep: dict) -> bool:
+    if cfg.qat.mode == "never":
+        return False
+    return cfg.qat.mode == "always" or (cfg.budget is not None and not rep.get("budget_met", True))
+
+
+def _qat(ctx, cfg: QuantizeStage, role: str, model, fp32, val, stage_dir: Path, rows: list, sample) -> dict:
+    """QAT with KD from the run's teacher (or the FP32 model itself); the export joins the artifacts."""
+    import copy
+
+    from ..backends.base import Artifact, ArtifactMetadata
+    from ..quantize.qat import export_qat_onnx, qat_finetune
+    from .common import loaders, sample_batch, teacher_input_adapters
+
+    q = cfg.qat
+    roles = [r for r in ctx.teacher_roles() if r != role]
+    t_role = (roles[0] if roles else "self") if q.teacher == "auto" else q.teacher
+    teacher = copy.deepcopy(model).eval() if t_role in ("self", role) else ctx.model(t_role).cpu().eval()
+    adapter = teacher_input_adapters(ctx, [t_role])[0] if t_role not in ("self", role) else None
+    train_loader, val_loader = loaders(ctx)
+    prepared, summary = qat_finetune(model, train_loader, val_loader, q, sample_batch(ctx), teacher, adapter,
+                                     out_dir=stage_dir / role / "qat", device=ctx.device, seed=ctx.seed)
+    name = model.edgecv_spec["name"]
+    path = stage_dir / role / f"{name}-int8-qat.onnx"
+    meta = ArtifactMetadata(**{**fp32.metadata.__dict__, "extra": dict(fp32.metadata.extra)})
+    meta.precision = "int8"
+    plain = {k: v for k, v in meta.__dict__.items() if k != "extra"}
+    export_qat_onnx(prepared, path, (1, 3, ctx.data.image_size, ctx.data.image_size), plain)
+    top1 = _top1(path, val, cfg.threads)
+    fp32_top1 = next(r["top1"] for r in rows if r.get("role") == role and r["precision"] == "fp32")
+    meta.extra["quantization"] = {"method": "qat", "teacher": t_role, "epochs": summary["epochs_run"],
+                                  "fp32_top1": fp32_top1, "top1": top1}
+    Artifact(path, "onnxruntime", meta).save_metadata()
+    _register(ctx, role, f"{name}-qat", "int8", path, {"method": "qat"})
+    rows.append(_row(ctx, role, f"{name}-qat", "int8", path, top1, sample, cfg.threads))
+    drop = round(fp32_top1 - top1, 3)
+    return {"path": str(path), "teacher": t_role, "top1": top1, "drop": drop,
+            "budget_met": cfg.budget is None or drop <= cfg.budget, "epochs": summary["epochs_run"]}
+
+
+def _fp32_artifact(ctx, role: str, model, stage_dir: Path):
+    """The run's FP32 ONNX of `role` (from an export stage), else exported here."""
+    from ..backends.base import Artifact
+    from ..export import build_artifact
+
+    for a in reversed(ctx.artifacts):
+        if (a.get("role") or a.get("model")) == role and a.get("backend") == "onnxruntime" \
+                and a.get("precision") == "fp32" and a.get("status") == "ok" and a.get("path") and Path(a["path"]).is_file():
+            return Artifact.from_path(a["path"], "onnxruntime")
+    import torch
+
+    d = ctx.data
+    res = build_artifact("onnxruntime", model, torch.zeros(1, 3, d.image_size, d.image_size), stage_dir / role, "fp32",
+                         None, {"mean": list(d.mean), "std": list(d.std), "class_names": list(d.class_names)})
+    if res.status != "ok":
+        raise RuntimeError(f"stage quantize: FP32 ONNX export of '{role}' {res.status}: {res.error}")
+    _register(ctx, role, model.edgecv_spec["name"], "fp32", res.artifact.path, {})
+    return res.artifact
+
+
+def _register(ctx, role: str, name: str, precision: str, path: Path, extra: dict) -> None:
+    entry = {"name": name, "backend": "onnxruntime", "precision": precision, "status": "ok", "path": str(path),
+             "error": None, "role": role, "model": role, **extra}
+    ctx.artifacts = [a for a in ctx.artifacts if a.get("path") != entry["path"]] + [entry]
+
+
+def _calibration(ctx, cfg: QuantizeStage):
+    """Training images with the evaluation transform (no augmentation), never the val images."""
+    from ..data import CalibrationSource
+    from .export import eval_view
+
+    return CalibrationSource(eval_view(ctx.data.train, ctx.data.val), cfg.calib_size, cfg.calib_batch, ctx.seed)
+
+
+def _top1(path, val, threads) -> float:
+    from ..quantize.measure import top1
+
+    return top1(path, val, threads)
+
+
+def _row(ctx, role, name, precision, path, top1, sample, threads) -> dict:
+    from ..bench.harness import size_mb
+    from ..quantize.measure import latency_ms
+
+    return {"name": name, "role": role, "backend": "onnxruntime", "precision": precision, "status": "ok",
+            "batch": 1, "threads": threads, "top1": top1, "latency_ms_p50": latency_ms(path, sample, threads),
+            "size_mb": size_mb(Path(path)), "path": str(path)}

@@ -1,0 +1,43 @@
+"""`edgecv quantize`: writes an artifact `edgecv bench` reads; clear one-line errors for bad flags."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from edgecv.cli import main
+from tests.bench.conftest import cifar_small  # noqa: F401  (shared fixture)
+
+
+def test_int8_with_budget_then_bench(onnx20, cifar_small, tmp_path, capsys):  # noqa: F811
+    out, rep = tmp_path / "q.onnx", tmp_path / "q.json"
+    assert main(["quantize", str(onnx20.path), "--precision", "int8", "--calib-data", str(cifar_small),
+                 "--calib-size", "40", "--method", "percentile", "--budget", "100", "--val-data", str(cifar_small),
+                 "--threads", "1", "--report", str(rep), "-o", str(out)]) == 0
+    report = json.loads(rep.read_text())
+    assert report["method"] == "percentile" and report["calib_images"] == 40 and report["budget_met"]
+    assert main(["bench", str(out), "--data", str(cifar_small), "--warmup", "1", "--min-runs", "3",
+                 "--min-time", "0", "--json", str(tmp_path / "b.json")]) == 0
+    row, = json.loads((tmp_path / "b.json").read_text())["rows"]
+    assert row["precision"] == "int8" and row["status"] == "ok" and row["top1"] > 80
+
+
+def test_fp16(onnx20, tmp_path):
+    out = tmp_path / "h.onnx"
+    assert main(["quantize", str(onnx20.path), "--precision", "fp16", "-o", str(out)]) == 0
+    assert json.loads((tmp_path / "h.onnx.edgecv.json").read_text())["precision"] == "fp16"
+
+
+@pytest.mark.parametrize("extra, message", [
+    ([], "needs --calib-data"),
+    (["--calib-data", "{empty}"], "holds no images"),
+    (["--calib-data", "{missing}"], "holds no images"),
+    (["--budget", "0.5", "--calib-data", "{empty}"], "--budget needs --val-data"),
+])
+def test_errors_are_one_line(onnx20, tmp_path, capsys, extra, message):
+    (tmp_path / "empty").mkdir()
+    extra = [e.format(empty=tmp_path / "empty", missing=tmp_path / "nope") for e in extra]
+    assert main(["quantize", str(onnx20.path), "--precision", "int8", *extra, "-o", str(tmp_path / "x.onnx")]) == 2
+    err = capsys.readouterr().out
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "x.onnx").exists()

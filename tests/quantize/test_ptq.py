@@ -1,0 +1,50 @@
+"""INT8 PTQ of the CIFAR ResNet-20 teacher: every calibration method gives a QDQ model that runs and
+agrees with FP32 top-1 on >= 98 % of 1000 shared val images; the artifact carries its metadata."""
+from __future__ import annotations
+
+import pytest
+
+from edgecv.quantize.measure import logits
+
+
+@pytest.mark.parametrize("method", ["minmax", "entropy", "percentile"])
+def test_each_method_agrees_with_fp32(method, onnx20, calib, val_arrays, fp32_preds, tmp_path):
+    import onnx
+
+    from edgecv.backends import Artifact
+    from edgecv.quantize import quantize_onnx
+
+    res = quantize_onnx(onnx20.path, tmp_path / f"r20-{method}.onnx", "int8", calib, method)
+    ops = {n.op_type for n in onnx.load(str(res.artifact.path)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear", "Conv"} <= ops
+    preds = logits(res.artifact.path, val_arrays[0]).argmax(1)
+    agreement = float((preds == fp32_preds).mean() * 100)
+    assert agreement >= 98.0, f"{method}: top-1 agreement with FP32 {agreement:.2f}%"
+    again = Artifact.from_path(res.artifact.path)  # what `edgecv bench FILE` reads
+    assert again.backend == "onnxruntime" and again.precision == "int8"
+    q = again.metadata.extra["quantization"]
+    assert q["method"] == method and q["calib_images"] == 128 and q["per_channel"] and q["int8_nodes"] > 20
+    assert again.metadata.mean == onnx20.metadata.mean
+
+
+def test_harness_benchmarks_the_int8_artifact(onnx20, calib, val1000, teacher20, tmp_path):
+    from edgecv.bench import TimingConfig, benchmark_artifact
+    from edgecv.quantize import quantize_onnx
+
+    art = quantize_onnx(onnx20.path, tmp_path / "r20-int8.onnx", "int8", calib).artifact
+    row, = benchmark_artifact(art, data=val1000, reference_model=teacher20, threads=2,
+                              timing=TimingConfig(warmup=1, min_runs=3, min_time_s=0))
+    assert row["status"] == "ok" and row["precision"] == "int8"
+    assert row["agreement"] >= 98.0 and row["latency_ms_p50"] > 0
+
+
+def test_backend_builders(teacher20, calib, tmp_path):
+    """What the onnxruntime backend registers for precision int8/fp16: model in, artifact out."""
+    import torch
+
+    from edgecv.quantize.builders import build_fp16, build_int8
+
+    int8 = build_int8(teacher20, torch.zeros(1, 3, 32, 32), calib, tmp_path)
+    fp16 = build_fp16(teacher20, torch.zeros(1, 3, 32, 32), None, tmp_path)
+    assert (int8.precision, fp16.precision) == ("int8", "fp16")
+    assert int8.path.name == "cifar_resnet20-int8.onnx" and int8.sidecar().is_file() and fp16.path.is_file()
