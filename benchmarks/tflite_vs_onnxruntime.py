@@ -51,7 +51,7 @@ def load_models(args, out: Path) -> dict:
     teacher = create_model("cifar_resnet20", checkpoint=SHARED / "teachers" / "resnet20-12fca82f.th").eval()
     student_file = Path(args.student) if args.student else distil_student(out, args.distill_epochs, args.max_train)
     student, _ = load_model(student_file)
-    return {"resnet20 (teacher)": teacher, "mnv3-s-050 (student)": student.eval()}
+    return {"resnet20 (teacher)": teacher, f"{student.edgecv_spec['name']} (student)": student.eval()}
 
 
 def measure(models: dict, out: Path, threads: int, size: int, data, calibration, precisions, backends) -> list[dict]:
