@@ -40,11 +40,14 @@ class PruneResult:
 
 
 def prune_model(model: nn.Module, spec: PruneSpec | None = None, *, train_loader=None, val_loader=None,
-                teacher: nn.Module | None = None, teacher_input: nn.Module | None = None,
+                select_loader=None, teacher: nn.Module | None = None, teacher_input: nn.Module | None = None,
                 input_shape=None, out_dir: str | Path | None = None, device="cpu", seed: int = 0,
                 console=None, **options: Any) -> PruneResult:
     """Prune `model` in place to `spec`'s target; returns the steps table and the replayable history.
 
+    `val_loader` gives every step's reported top-1 (and the sensitivity scan); `select_loader`, when
+    given, is what each fine-tune keeps its best epoch on instead, so a reported val split is never
+    also the one the weights were chosen on (e.g. a slice held out of the training images).
     `options` are PruneSpec keys (e.g. `macs_ratio=0.5, steps=3, importance="taylor"`) when no spec
     is given. The model keeps `edgecv_spec` and gains `edgecv_pruning` (saved by `save_model`).
     """
@@ -114,7 +117,7 @@ def prune_model(model: nn.Module, spec: PruneSpec | None = None, *, train_loader
         if train_loader is not None and spec.bn_recalibration_batches:
             recalibrate_bn(model, itertools.islice(train_loader, spec.bn_recalibration_batches), device)
         row = _measure(model, shape, None, spec, timed, out, device)
-        summary = finetune(model, train_loader, val_loader, ft, teacher, teacher_input, spec.kd_losses,
+        summary = finetune(model, train_loader, select_loader or val_loader, ft, teacher, teacher_input, spec.kd_losses,
                            out / f"step{k}" if out else None, device, f"prune step {k}/{spec.steps}", seed + k)
         row["top1"] = measure.top1(model, val, device)
         row.update(step=k, macs_ratio=round(row["macs"] / base["macs"], 4),
@@ -131,7 +134,7 @@ def prune_model(model: nn.Module, spec: PruneSpec | None = None, *, train_loader
             met = row[f"{kind}_ratio"] <= getattr(spec, spec.target_kind) + 1e-9
     if spec.final_epochs and len(steps) > 1:
         t_step = time.perf_counter()
-        summary = finetune(model, train_loader, val_loader, ft.model_copy(update={"epochs": spec.final_epochs}),
+        summary = finetune(model, train_loader, select_loader or val_loader, ft.model_copy(update={"epochs": spec.final_epochs}),
                            teacher, teacher_input, spec.kd_losses, out / "final" if out else None, device,
                            "prune final fine-tune", seed + 1000)
         steps.append({**steps[-1], "step": "final", "top1": measure.top1(model, val, device),

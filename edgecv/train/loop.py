@@ -48,6 +48,8 @@ def fit(
     device = torch.device(device)
     out = Path(out_dir) if out_dir else None
     task.to(device)
+    if spec.channels_last:
+        task.to(memory_format=torch.channels_last)
     steps_per_epoch = len(train_loader) if spec.max_steps_per_epoch is None else min(len(train_loader), spec.max_steps_per_epoch)
     opt = build_optimizer(task.parameters(), spec)
     sched = build_scheduler(opt, spec, steps_per_epoch)
@@ -103,6 +105,8 @@ def fit(
             break
     if tb:
         tb.close()
+    if spec.channels_last:  # hand back the usual layout: export, pruning and callers expect it
+        task.to(memory_format=torch.contiguous_format)
     if best_state is not None:
         model.load_state_dict(best_state)
     return {"best_top1": state["best_top1"], "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
@@ -125,6 +129,8 @@ def _train_epoch(runner, task, loader, opt, sched, scaler, spec, amp_dtype, devi
             if step >= steps:
                 break
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            if spec.channels_last and x.dim() == 4:
+                x = x.contiguous(memory_format=torch.channels_last)
             with autocast:
                 loss, logits = runner(x, y)
             opt.zero_grad(set_to_none=True)

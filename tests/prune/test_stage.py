@@ -30,3 +30,33 @@ def test_recipe_prunes_the_student_and_saves_a_replayable_model(tmp_path):
     loaded, _ = load_model(record["model_files"]["student"])
     x = torch.randn(2, 3, 32, 32)
     assert torch.allclose(loaded.eval()(x), student.eval()(x), atol=1e-6)
+
+
+class _CountingLoader:
+    """A loader that remembers how often it was read: which split picked the fine-tune's best epoch."""
+
+    def __init__(self, batches):
+        self.batches, self.reads = batches, 0
+
+    def __iter__(self):
+        self.reads += 1
+        return iter(self.batches)
+
+    def __len__(self):
+        return len(self.batches)
+
+
+def test_select_loader_picks_epochs_and_val_only_reports(tmp_path):
+    from edgecv.models import create_model
+    from edgecv.prune.iterative import prune_model
+
+    torch.manual_seed(0)
+    batches = [(torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))) for _ in range(2)]
+    val, select = _CountingLoader(batches), _CountingLoader(batches[:1])
+    model = create_model("cifar_resnet20", num_classes=10)
+    res = prune_model(model, train_loader=batches, val_loader=val, select_loader=select, macs_ratio=0.7,
+                      steps=2, measure_latency=False, bn_recalibration_batches=0,
+                      finetune={"epochs": 2, "max_steps_per_epoch": 1})
+    assert select.reads == 2 * 2  # one selection pass per fine-tune epoch, for both steps
+    assert val.reads == 1  # read once, into the reused reporting batches
+    assert len(res.steps) == 3 and all(s["top1"] is not None for s in res.steps)

@@ -63,3 +63,12 @@ def test_adamw_and_bf16_autocast_run():
     spec = TrainSpec(epochs=1, optimizer="adamw", lr=1e-3, amp="bf16", max_steps_per_epoch=2)
     out = fit(ClassificationTask(model), model, tr, va, spec)
     assert out["epochs_run"] == 1
+
+
+def test_channels_last_bf16_trains_and_hands_back_the_usual_layout():
+    model, tr, va = _setup()
+    spec = TrainSpec(epochs=2, lr=0.05, amp="bf16", channels_last=True)
+    out = fit(ClassificationTask(model), model, tr, va, spec)
+    assert out["history"][-1]["train_loss"] < out["history"][0]["train_loss"]  # it learns in NHWC + bf16
+    convs = [m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert all(w.is_contiguous() for w in convs)  # export and pruning get NCHW weights back
