@@ -186,8 +186,7 @@ def time_kd_iterations(student, teacher, train, args, n: int = 8) -> float:
             loss.item(), logits.argmax(1)
             times.append(time.perf_counter() - t0)
     finally:
-        for h in task.s_tap.handles + [h for t in task.t_taps for h in t.handles]:
-            h.remove()
+        task.remove_hooks()
         task.to(memory_format=torch.contiguous_format)
         teacher.eval()
     return statistics.median(times[2:])

@@ -69,6 +69,12 @@ class Distiller(nn.Module):
         for loss in losses:
             loss.setup(dict(self.s_tap.outputs), dict(self.t_taps[0].outputs))
 
+    def remove_hooks(self) -> None:
+        """Detach the feature taps: the student and teachers outlive the distillation and must run clean."""
+        for tap in (self.s_tap, *self.t_taps):
+            for h in tap.handles:
+                h.remove()
+
     def train(self, mode: bool = True):
         super().train(mode)
         for t in self.teachers:

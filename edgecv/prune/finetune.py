@@ -20,21 +20,19 @@ def finetune(model: nn.Module, train_loader, val_loader, spec: TrainSpec, teache
     from ..train.loop import fit
     from ..train.tasks import ClassificationTask
 
-    task, hooks = ClassificationTask(model, spec.label_smoothing), []
+    task = ClassificationTask(model, spec.label_smoothing)
     if teacher is not None:
         from ..distill import build_distiller
 
         sample = next(iter(train_loader))[0][:2]
         task = build_distiller(model, [teacher], kd_losses, sample, [teacher_input] if teacher_input is not None else None)
-        hooks = task.s_tap.handles + [h for t in task.t_taps for h in t.handles]
     try:
         summary = fit(task, model, train_loader, val_loader, spec, out_dir=out_dir, device=device, desc=desc,
                       resume=False, seed=seed)
     finally:
-        for h in hooks:
-            h.remove()
         model.cpu()
         if teacher is not None:
+            task.remove_hooks()
             teacher.cpu()
     return {k: v for k, v in summary.items() if k != "history"}
 

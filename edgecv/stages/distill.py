@@ -42,8 +42,7 @@ def run(ctx, cfg: DistillStage, stage_dir: Path) -> dict:
     spec = TrainSpec(**cfg.model_dump(exclude={"student", "teachers", "losses"}))
     summary = fit(task, student, train_loader, val_loader, spec, out_dir=stage_dir, device=ctx.device,
                   desc="distill", resume=ctx.resume, seed=ctx.seed)
-    for h in task.s_tap.handles + [h for t in task.t_taps for h in t.handles]:
-        h.remove()
+    task.remove_hooks()
     student.cpu()
     for t in teachers:
         t.cpu()
