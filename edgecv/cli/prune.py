@@ -35,6 +35,8 @@ def register(sub) -> None:
     p.add_argument("--amp", default="auto", choices=["auto", "off", "fp16", "bf16"],
                    help="fine-tune autocast (auto: fp16 on CUDA, off on CPU; bf16 pays on AVX512-BF16 CPUs)")
     p.add_argument("--channels-last", action="store_true", help="fine-tune in NHWC memory format (faster convolutions)")
+    p.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA", help="mixup in the fine-tunes (the teacher labels the mixed images)")
+    p.add_argument("--cutmix", type=float, default=0.0, metavar="ALPHA", help="CutMix in the fine-tunes")
     p.add_argument("--max-train", type=int, help="use a stratified subset of this many training images")
     p.add_argument("--max-val", type=int, help="use a stratified subset of this many val images")
     p.add_argument("--teacher", metavar="NAME", help="KD teacher model (default: the unpruned model itself)")
@@ -71,7 +73,9 @@ def _prune(args) -> int:
         macs_ratio=args.macs_ratio, params_ratio=args.params_ratio, latency_ms=args.latency_ms, backend=args.backend,
         threads=args.threads, importance=args.importance, allocation=args.allocation, round_to=args.round_to,
         max_layer_ratio=args.max_layer_ratio, ignore=args.ignore, steps=args.steps, final_epochs=args.final_epochs,
-        finetune={"epochs": args.epochs, "lr": args.lr, "amp": args.amp, "channels_last": args.channels_last}, sensitivity=True if args.sensitivity else None,
+        finetune={"epochs": args.epochs, "lr": args.lr, "amp": args.amp, "channels_last": args.channels_last,
+                  "mixup": args.mixup, "cutmix": args.cutmix},
+        sensitivity=True if args.sensitivity else None,
     )
     if spec.importance == "taylor" and data is None:
         raise UserError("--importance taylor needs gradients from labelled images: give --finetune-data DIR")

@@ -15,8 +15,9 @@ def finetune(model: nn.Module, train_loader, val_loader, spec: TrainSpec, teache
     """Fine-tune `model` for `spec.epochs` (KD from `teacher` if any); returns fit's summary, or None."""
     if spec.epochs == 0 or train_loader is None:
         return None  # pruning without data: no recovery (the caller reports it)
-    if val_loader is None:
-        raise ValueError("fine-tuning needs val data too, to keep the best epoch (recipe data:, or --finetune-data DIR)")
+    if val_loader is None and spec.keep == "best":
+        raise ValueError("fine-tuning needs val data too, to keep the best epoch (recipe data:, or --finetune-data DIR; "
+                         "or keep: last)")
     from ..train.loop import fit
     from ..train.tasks import ClassificationTask
 

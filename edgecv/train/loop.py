@@ -14,6 +14,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn as nn
@@ -44,7 +45,11 @@ def fit(
     seed: int = 0,
     on_epoch_end: Callable[[int, dict], None] | None = None,
 ) -> dict:
-    """Train `task`, keep the best val top-1 weights in `model`; returns a summary dict."""
+    """Train `task`, keep the best val top-1 weights in `model` (or the last, `spec.keep`); returns a summary.
+
+    `val_loader` may be None only with `keep: last`: then no epoch is evaluated."""
+    if val_loader is None and spec.keep == "best":
+        raise ValueError("keeping the best epoch needs val data; give a val loader or set keep: last")
     device = torch.device(device)
     out = Path(out_dir) if out_dir else None
     task.to(device)
@@ -57,6 +62,7 @@ def fit(
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     distributed = dist.is_available() and dist.is_initialized()
     runner = nn.parallel.DistributedDataParallel(task) if distributed else task
+    mixer = _mixer(spec, model)
 
     state = {"epoch": 0, "best_top1": -1.0, "best_epoch": -1, "history": [], "bad_epochs": 0}
     if resume and out and (out / LAST).is_file():
@@ -71,22 +77,25 @@ def fit(
     for epoch in range(state["epoch"], spec.epochs):
         _seed_epoch(train_loader, seed, epoch)
         t0 = time.perf_counter()
-        train_loss, train_acc = _train_epoch(runner, task, train_loader, opt, sched, scaler, spec, amp_dtype, device, steps_per_epoch, f"{desc} {epoch + 1}/{spec.epochs}")
-        val = evaluate(model, val_loader, device)
+        train_loss, train_acc = _train_epoch(runner, task, train_loader, opt, sched, scaler, spec, amp_dtype, device,
+                                             steps_per_epoch, f"{desc} {epoch + 1}/{spec.epochs}", mixer)
+        val = evaluate(model, val_loader, device) if val_loader is not None else {"top1": None, "top5": None}
         row = {"epoch": epoch + 1, "train_loss": round(train_loss, 5), "train_top1": round(train_acc, 3),
-               "val_top1": round(val["top1"], 3), "val_top5": round(val["top5"], 3),
+               "val_top1": _round(val["top1"]), "val_top5": _round(val["top5"]),
                "lr": opt.param_groups[0]["lr"], "seconds": round(time.perf_counter() - t0, 2)}
         state["history"].append(row)
-        improved = val["top1"] > state["best_top1"]
+        # keep: last makes every epoch the kept one (val, if any, only reports)
+        improved = spec.keep == "last" or val["top1"] > state["best_top1"]
         if improved:
-            state.update(best_top1=val["top1"], best_epoch=epoch + 1, bad_epochs=0)
+            state.update(best_top1=val["top1"] if val["top1"] is not None else -1.0, best_epoch=epoch + 1, bad_epochs=0)
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         else:
             state["bad_epochs"] += 1
         state["epoch"] = epoch + 1
         if is_main_process():
-            console.print(f"{desc} {epoch + 1}/{spec.epochs}: loss {train_loss:.3f}, train {train_acc:.1f}%, "
-                          f"val top-1 {val['top1']:.2f}% top-5 {val['top5']:.2f}%{' (best)' if improved else ''}", soft_wrap=True)
+            shown = (f", val top-1 {val['top1']:.2f}% top-5 {val['top5']:.2f}%{' (best)' if improved and spec.keep == 'best' else ''}"
+                     if val["top1"] is not None else "")
+            console.print(f"{desc} {epoch + 1}/{spec.epochs}: loss {train_loss:.3f}, train {train_acc:.1f}%{shown}", soft_wrap=True)
             if out:
                 if improved:
                     torch_save({"state_dict": best_state, "epoch": epoch + 1, "val_top1": val["top1"]}, out / BEST)
@@ -94,7 +103,7 @@ def fit(
                 _write_metrics(out, state["history"])
             if tb:
                 for k, v in row.items():
-                    if k != "epoch":
+                    if k != "epoch" and v is not None:
                         tb.add_scalar(f"{desc}/{k}", v, epoch + 1)
         if on_epoch_end:
             on_epoch_end(epoch, row)
@@ -113,7 +122,25 @@ def fit(
             "stopped_early": stopped_early, "history": state["history"]}
 
 
-def _train_epoch(runner, task, loader, opt, sched, scaler, spec, amp_dtype, device, steps, label):
+def _mixer(spec: TrainSpec, model: nn.Module):
+    """timm's batch mixup/CutMix, or None. Targets become class-probability rows, which cross-entropy
+    and the KD hard term take as they are; the teachers see the same mixed images."""
+    if not (spec.mixup or spec.cutmix) or not spec.mix_prob:
+        return None
+    from timm.data import Mixup
+
+    num_classes = getattr(model, "num_classes", None)
+    if not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"mixup/cutmix need the model's class count; {type(model).__name__} has no `num_classes`")
+    return Mixup(mixup_alpha=spec.mixup, cutmix_alpha=spec.cutmix, prob=spec.mix_prob, label_smoothing=0.0,
+                 num_classes=num_classes)
+
+
+def _round(value, digits: int = 3):
+    return None if value is None else round(value, digits)
+
+
+def _train_epoch(runner, task, loader, opt, sched, scaler, spec, amp_dtype, device, steps, label, mixer=None):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     task.train()
@@ -129,6 +156,8 @@ def _train_epoch(runner, task, loader, opt, sched, scaler, spec, amp_dtype, devi
             if step >= steps:
                 break
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            if mixer is not None and x.shape[0] % 2 == 0:  # timm mixes a batch with its mirror: needs pairs
+                x, y = mixer(x, y)
             if spec.channels_last and x.dim() == 4:
                 x = x.contiguous(memory_format=torch.channels_last)
             with autocast:
@@ -143,7 +172,8 @@ def _train_epoch(runner, task, loader, opt, sched, scaler, spec, amp_dtype, devi
             sched.step()
             n = y.shape[0]
             total_loss += loss.item() * n
-            correct += (logits.argmax(1) == y).sum().item()
+            label = y.argmax(1) if y.dim() == 2 else y  # a mixed image counts as its larger share's class
+            correct += (logits.argmax(1) == label).sum().item()
             seen += n
             progress.update(bar, advance=1, loss=total_loss / seen, acc=100 * correct / seen)
     return total_loss / max(seen, 1), 100 * correct / max(seen, 1)
@@ -152,6 +182,7 @@ def _train_epoch(runner, task, loader, opt, sched, scaler, spec, amp_dtype, devi
 def _seed_epoch(loader, seed: int, epoch: int) -> None:
     """Data order and augmentation depend only on (seed, epoch): what makes resume exact."""
     torch.manual_seed(seed * 1000 + epoch)
+    np.random.seed((seed * 1000 + epoch) % 2**32)  # timm's mixup draws from numpy
     sampler = getattr(loader, "sampler", None)
     if hasattr(sampler, "set_epoch"):
         sampler.set_epoch(epoch)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class TrainSpec(BaseModel):
@@ -23,3 +23,16 @@ class TrainSpec(BaseModel):
     grad_clip: Optional[float] = Field(None, gt=0)
     early_stopping: Optional[int] = Field(None, ge=1, description="stop after N epochs without val top-1 gain")
     max_steps_per_epoch: Optional[int] = Field(None, ge=1, description="cap for quick runs and tests")
+    mixup: float = Field(0.0, ge=0, description="mixup Beta(alpha, alpha) (0: off); under KD the teachers label "
+                                                "the mixed images, which gives a small train set far more targets")
+    cutmix: float = Field(0.0, ge=0, description="CutMix Beta(alpha, alpha) (0: off); with mixup too, each batch "
+                                                 "picks one of the two at random")
+    mix_prob: float = Field(1.0, ge=0, le=1, description="share of batches that are mixed when mixup/cutmix is on")
+    keep: Literal["best", "last"] = Field("best", description="weights kept at the end: the best val epoch, or the "
+                                                               "last (val then only reports, and may be left out)")
+
+    @model_validator(mode="after")
+    def _early_stopping_needs_best(self):
+        if self.early_stopping and self.keep == "last":
+            raise ValueError("early_stopping picks epochs by val top-1: it needs keep: best, not keep: last")
+        return self
