@@ -10,7 +10,9 @@ from the unpruned teacher on CutMix/mixup batches (the teacher labels the mixed 
 train images, plain KD fits them to 99 % and stalls on val), in bf16 autocast and channels-last
 (about 1.9x faster than fp32 NCHW on this AVX512-BF16 CPU). The budget is measured, not guessed: we time
 KD iterations and a val pass first, give any fine-tunes between steps --step-share of it (default 0), then time the
-pruned student's own iterations and fine-tune it for as many epochs as the rest of --budget-min allows.
+pruned student's own iterations and fine-tune it for as many epochs as the rest of --budget-min allows,
+with the cosine driven by the clock too (`time_limit_min`): a machine that slows down mid-run still ends
+on time, annealed.
 No epoch is picked on the val split it is reported on: by default the last epoch of the cosine schedule
 is kept (--keep last), or --holdout N train images pick the best one (--keep best).
 Reports val top-1, MACs, params and ONNX Runtime p50 (batch 1,
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import statistics
 import time
 from datetime import datetime
@@ -224,7 +227,7 @@ def run(student, teacher, train, select, val, args, cost, budget_min, target: di
     # teacher and student are both ResNet-56 with the same normalisation: no input adapter
     res = prune_model(student, spec, train_loader=train, val_loader=val, select_loader=select, teacher=teacher,
                       input_shape=(1, 3, 32, 32), out_dir=out, seed=args.seed)
-    final_iters = 0
+    final = "no final fine-tune"
     if len(res.steps) > 1:
         s_iter = time_kd_iterations(student, teacher, train, args)
         # keep last without a held-out slice: nothing to evaluate per epoch (val is measured once, at the end)
@@ -232,22 +235,24 @@ def run(student, teacher, train, select, val, args, cost, budget_min, target: di
         s_select = cost["s_val"] * len(monitor.dataset) / len(val.dataset) if monitor is not None else 0.0
         left = deadline - time.perf_counter() - cost["s_val"] - 15  # the last val pass, saving, slack
         epochs, cap = _epochs(int(left / s_iter), ipe)
-        # 10 % margin: a loaded machine or slower steady state must not push the run past its budget
-        epochs = max(1, min(epochs, int(left / (1.1 * ipe * s_iter + s_select)))) if cap is None else 1
-        final_iters = epochs * (cap or ipe)
+        if cap is None:
+            # plan 10 % more epochs than the measured speed allows and let the clock anneal the cosine: a
+            # steady machine ends on time, and a machine that slows down mid-run still ends on time, annealed
+            epochs = max(1, math.ceil(1.1 * left / (ipe * s_iter + s_select)))
         if left > 10 * s_iter:
             t1 = time.perf_counter()
-            finetune(student, train, monitor, spec.finetune.model_copy(update={"epochs": epochs, "max_steps_per_epoch": cap}),
-                     teacher, None, spec.kd_losses, out / "final", "cpu", "final fine-tune", args.seed)
+            summary = finetune(student, train, monitor, spec.finetune.model_copy(
+                update={"epochs": epochs, "max_steps_per_epoch": cap, "time_limit_min": left / 60}),
+                teacher, None, spec.kd_losses, out / "final", "cpu", "final fine-tune", args.seed)
             res.steps.append({**res.steps[-1], "step": "final", "top1": top1(student, val), "seconds": round(time.perf_counter() - t1, 1)})
-        else:
-            final_iters = 0
+            final = (f"then {summary['epochs_run']} of {epochs} planned epochs of {ipe} iterations"
+                     + (", cosine annealed by the clock" if summary["time_up"] else ""))
     wall = (time.perf_counter() - t0) / 60
     step_total = sum(r.get("finetune_epochs", 0) for r in res.steps)
-    budget = (f"budget {budget_min:g} min, used {wall:.1f}: {len(res.steps) - 1 - (final_iters > 0)} step(s) x "
-              f"{step_iters} KD iterations, then {final_iters} = {final_iters / ipe:.1f} epochs of {ipe} iterations")
+    n_steps = len(res.steps) - 1 - (final != "no final fine-tune")
+    budget = f"budget {budget_min:g} min, used {wall:.1f}: {n_steps} step(s) x {step_iters} KD iterations, {final}"
     return {"budget": budget, "wall_min": round(wall, 1), "met": res.met, "target": res.target, "steps": res.steps,
-            "step_finetune_epochs": step_total, "final_iters": final_iters, "table": steps_markdown(res.steps)}
+            "step_finetune_epochs": step_total, "final": final, "table": steps_markdown(res.steps)}
 
 
 def _epochs(iters: int, per_epoch: int) -> tuple[int, int | None]:

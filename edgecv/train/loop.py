@@ -57,10 +57,13 @@ def fit(
         task.to(memory_format=torch.channels_last)
     steps_per_epoch = len(train_loader) if spec.max_steps_per_epoch is None else min(len(train_loader), spec.max_steps_per_epoch)
     opt = build_optimizer(task.parameters(), spec)
-    sched = build_scheduler(opt, spec, steps_per_epoch)
+    time_used = _time_used(spec.time_limit_min)
+    sched = build_scheduler(opt, spec, steps_per_epoch, time_used)
     amp_dtype = _amp_dtype(spec.amp, device)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     distributed = dist.is_available() and dist.is_initialized()
+    if distributed and spec.time_limit_min:
+        raise ValueError("time_limit_min is for single-process training: DDP ranks would stop at different steps")
     runner = nn.parallel.DistributedDataParallel(task) if distributed else task
     mixer = _mixer(spec, model)
 
@@ -73,12 +76,13 @@ def fit(
 
     console = get_console()
     tb = _tensorboard(out) if out and is_main_process() else None
-    stopped_early = False
+    stopped_early = time_up = False
     for epoch in range(state["epoch"], spec.epochs):
         _seed_epoch(train_loader, seed, epoch)
         t0 = time.perf_counter()
         train_loss, train_acc = _train_epoch(runner, task, train_loader, opt, sched, scaler, spec, amp_dtype, device,
-                                             steps_per_epoch, f"{desc} {epoch + 1}/{spec.epochs}", mixer)
+                                             steps_per_epoch, f"{desc} {epoch + 1}/{spec.epochs}", mixer, time_used)
+        time_up = time_used is not None and time_used() >= 1
         val = evaluate(model, val_loader, device) if val_loader is not None else {"top1": None, "top5": None}
         row = {"epoch": epoch + 1, "train_loss": round(train_loss, 5), "train_top1": round(train_acc, 3),
                "val_top1": _round(val["top1"]), "val_top5": _round(val["top5"]),
@@ -107,6 +111,10 @@ def fit(
                         tb.add_scalar(f"{desc}/{k}", v, epoch + 1)
         if on_epoch_end:
             on_epoch_end(epoch, row)
+        if time_up:
+            if is_main_process():
+                console.print(f"{desc}: time limit of {spec.time_limit_min:g} min reached in epoch {epoch + 1} (lr annealed)")
+            break
         if spec.early_stopping and state["bad_epochs"] >= spec.early_stopping:
             stopped_early = True
             if is_main_process():
@@ -119,7 +127,7 @@ def fit(
     if best_state is not None:
         model.load_state_dict(best_state)
     return {"best_top1": state["best_top1"], "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
-            "stopped_early": stopped_early, "history": state["history"]}
+            "stopped_early": stopped_early, "time_up": time_up, "history": state["history"]}
 
 
 def _mixer(spec: TrainSpec, model: nn.Module):
@@ -136,11 +144,20 @@ def _mixer(spec: TrainSpec, model: nn.Module):
                  num_classes=num_classes)
 
 
+def _time_used(limit_min: float | None) -> Callable[[], float] | None:
+    """Share of the wall-clock budget spent since now (None: no budget)."""
+    if limit_min is None:
+        return None
+    start = time.perf_counter()
+    return lambda: (time.perf_counter() - start) / (limit_min * 60)
+
+
 def _round(value, digits: int = 3):
     return None if value is None else round(value, digits)
 
 
-def _train_epoch(runner, task, loader, opt, sched, scaler, spec, amp_dtype, device, steps, label, mixer=None):
+def _train_epoch(runner, task, loader, opt, sched, scaler, spec, amp_dtype, device, steps, label, mixer=None,
+                 time_used=None):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     task.train()
@@ -153,7 +170,7 @@ def _train_epoch(runner, task, loader, opt, sched, scaler, spec, amp_dtype, devi
     with progress:
         bar = progress.add_task(label, total=steps, loss=0.0, acc=0.0)
         for step, (x, y) in enumerate(loader):
-            if step >= steps:
+            if step >= steps or (time_used is not None and time_used() >= 1):
                 break
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             if mixer is not None and x.shape[0] % 2 == 0:  # timm mixes a batch with its mirror: needs pairs
@@ -172,8 +189,8 @@ def _train_epoch(runner, task, loader, opt, sched, scaler, spec, amp_dtype, devi
             sched.step()
             n = y.shape[0]
             total_loss += loss.item() * n
-            label = y.argmax(1) if y.dim() == 2 else y  # a mixed image counts as its larger share's class
-            correct += (logits.argmax(1) == label).sum().item()
+            truth = y.argmax(1) if y.dim() == 2 else y  # a mixed image counts as its larger share's class
+            correct += (logits.argmax(1) == truth).sum().item()
             seen += n
             progress.update(bar, advance=1, loss=total_loss / seen, acc=100 * correct / seen)
     return total_loss / max(seen, 1), 100 * correct / max(seen, 1)

@@ -28,6 +28,9 @@ class TrainSpec(BaseModel):
     cutmix: float = Field(0.0, ge=0, description="CutMix Beta(alpha, alpha) (0: off); with mixup too, each batch "
                                                  "picks one of the two at random")
     mix_prob: float = Field(1.0, ge=0, le=1, description="share of batches that are mixed when mixup/cutmix is on")
+    time_limit_min: Optional[float] = Field(None, gt=0, description="wall-clock budget: the cosine anneals by the "
+                                            "larger of steps done and time used, and training ends when time is up "
+                                            "(time-boxed benchmarks; results then depend on machine speed)")
     keep: Literal["best", "last"] = Field("best", description="weights kept at the end: the best val epoch, or the "
                                                                "last (val then only reports, and may be left out)")
 

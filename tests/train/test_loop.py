@@ -1,3 +1,5 @@
+import time
+
 import pytest
 import torch
 
@@ -72,3 +74,15 @@ def test_channels_last_bf16_trains_and_hands_back_the_usual_layout():
     assert out["history"][-1]["train_loss"] < out["history"][0]["train_loss"]  # it learns in NHWC + bf16
     convs = [m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
     assert all(w.is_contiguous() for w in convs)  # export and pruning get NCHW weights back
+
+
+def test_time_limit_anneals_the_cosine_and_stops_on_time():
+    model, tr, va = _setup()
+    spec = TrainSpec(epochs=1000, lr=0.05, time_limit_min=0.1, keep="last")  # far more epochs than 6 s allow
+    t0 = time.perf_counter()
+    out = fit(ClassificationTask(model), model, tr, None, spec)
+    assert out["time_up"] and 1 <= out["epochs_run"] < 1000
+    assert time.perf_counter() - t0 < 6 + 10  # the limit, plus at most one step and the bookkeeping
+    assert out["history"][-1]["lr"] < 0.01 * spec.lr  # the clock drove the cosine to its end: annealed weights
+    plain = fit(ClassificationTask(model), model, tr, va, TrainSpec(epochs=1, max_steps_per_epoch=1))
+    assert plain["time_up"] is False
