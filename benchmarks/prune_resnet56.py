@@ -169,39 +169,27 @@ def measure_costs(teacher, train, val, args) -> dict:
     return {"s_per_iter": t_iter, "s_val": time.perf_counter() - t0, "iters_per_epoch": len(train)}
 
 
-def time_kd_iterations(student, teacher, train, args, n: int = 8) -> float:
-    """Median wall seconds of a KD training iteration as the fine-tune runs it: same amp and memory
-    format, and the batch read from the real loader inside the timed span (decoding is part of the cost)."""
-    import contextlib
+def time_kd_iterations(student, teacher, train, args, n: int = 10) -> float:
+    """Wall seconds per KD iteration, timed through the fine-tune itself (same amp, memory format and
+    mixing, with the real loader inside the span) at a negligible lr; a short untimed run first warms
+    up the kernels."""
+    from edgecv.prune.finetune import finetune
+    from edgecv.prune.spec import FinetuneSpec
 
-    import torch
+    def short_run(steps: int) -> None:
+        spec = FinetuneSpec(**{**finetune_settings(args), "epochs": 1, "max_steps_per_epoch": steps, "lr": 1e-9, "keep": "last"})
+        finetune(student, train, None, spec, teacher, desc="timing", seed=args.seed)
 
-    from edgecv.distill import build_distiller
+    short_run(2)
+    t0 = time.perf_counter()
+    short_run(n)
+    return (time.perf_counter() - t0) / n
 
-    cl = not args.no_channels_last
-    task = build_distiller(student.train(), [teacher], [{"name": "kd"}], next(iter(train))[0][:2])
-    if cl:
-        task.to(memory_format=torch.channels_last)
-    opt = torch.optim.SGD([p for p in task.parameters() if p.requires_grad], lr=1e-6, momentum=0.9, nesterov=True)
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16) if args.amp == "bf16" else contextlib.nullcontext()
-    times, batches = [], iter(train)
-    try:
-        for _ in range(n):
-            t0 = time.perf_counter()
-            x, y = next(batches)
-            x = x.contiguous(memory_format=torch.channels_last) if cl else x
-            with autocast:
-                loss, logits = task(x, y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            loss.item(), logits.argmax(1)
-            times.append(time.perf_counter() - t0)
-    finally:
-        task.remove_hooks()
-        task.to(memory_format=torch.contiguous_format)
-        teacher.eval()
-    return statistics.median(times[2:])
+
+def finetune_settings(args) -> dict:
+    """The fine-tune keys every KD fine-tune of this benchmark shares (and its timing runs use)."""
+    return {"lr": args.lr, "amp": args.amp, "channels_last": not args.no_channels_last, "keep": args.keep,
+            "mixup": args.mixup, "cutmix": args.cutmix, "mix_prob": args.mix_prob}
 
 
 def run(student, teacher, train, select, val, args, cost, budget_min, target: dict, out: Path, steps: int) -> dict:
@@ -218,9 +206,7 @@ def run(student, teacher, train, select, val, args, cost, budget_min, target: di
     ipe = len(train)
     step_iters = int(args.step_share * budget_min * 60 / steps / cost["s_per_iter"])
     step_epochs, step_cap = _epochs(step_iters, ipe) if step_iters else (0, None)  # 0: all of it to the final
-    ft = {"epochs": step_epochs, "lr": args.lr, "max_steps_per_epoch": step_cap, "amp": args.amp,
-          "channels_last": not args.no_channels_last, "keep": args.keep, "mixup": args.mixup, "cutmix": args.cutmix,
-          "mix_prob": args.mix_prob}
+    ft = {**finetune_settings(args), "epochs": step_epochs, "max_steps_per_epoch": step_cap}
     spec = PruneSpec(**target, importance=args.importance, allocation=args.allocation, steps=steps,
                      max_layer_ratio=args.max_layer_ratio, round_to=args.round_to, finetune=ft,
                      final_epochs=0, measure_latency=True)
