@@ -5,6 +5,7 @@ the teacher/student table (params, MACs, top-1, top-5, PyTorch batch-1 latency).
 the CPU budget: on 2 cores one epoch of the default student takes about two minutes.
 
     python benchmarks/cifar10_distill.py [--epochs 12] [--student mobilenetv3_small_100] [--threads 2] [--out DIR]
+    python benchmarks/cifar10_distill.py --epochs 1 --max-train 500 --max-val 500   # a quick check that it runs
 """
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--threads", type=int, default=2, help="torch threads for training")
     p.add_argument("--student", default=None, help="override the recipe's student (any registered name)")
-    p.add_argument("--max-train", type=int, default=None, help="subset of the 20,000 train images")
+    p.add_argument("--max-train", type=int, default=None, help="stratified subset of the 20,000 train images")
+    p.add_argument("--max-val", type=int, default=None, help="stratified subset of the 5,000 val images")
     p.add_argument("--out", default=None, help="run folder (default: a new folder under ~/.edgecv/runs)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = p.parse_args()
@@ -38,6 +40,8 @@ def main() -> None:
         overrides.append(f"student.name={args.student}")
     if args.max_train:
         overrides.append(f"data.max_train={args.max_train}")
+    if args.max_val:
+        overrides.append(f"data.max_val={args.max_val}")
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     ctx = edgecv.run(ROOT / "recipes" / "cifar10_distill.yaml", out_dir=args.out, overrides=overrides)

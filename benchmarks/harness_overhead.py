@@ -1,10 +1,12 @@
 """Is the harness honest? Time one ONNX model with edgecv's harness and with a bare
 `InferenceSession.run` loop in the same process, alternating, and compare their medians.
 
-    PYTHONPATH=. python benchmarks/harness_overhead.py [--model cifar_resnet56] [--rounds 12] [--threads 1]
+    python benchmarks/harness_overhead.py [--model cifar_resnet56] [--rounds 12] [--threads 1]
 
-The harness must be within 5 % of the bare loop (ratio of medians in [0.95, 1.05]). Rounds alternate
-(harness, bare, harness, ...) so drifting load on a shared machine hits both sides alike.
+The harness must be within 5 % of the bare loop (ratio of medians in [0.95, 1.05]). Both sides are
+timed in the same interleaved rounds (`edgecv.bench.time_interleaved`, alternating which goes first)
+so drifting load on a shared machine hits both sides alike; the bare side keeps its own hand-written
+loop, so it is an independent measurement of what the harness reports.
 """
 from __future__ import annotations
 
@@ -16,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-DATA = ROOT / ".." / "shared" / "data"
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+COLUMNS = [("batch", "batch", "{}"), ("harness_ms", "harness p50 ms", "{:.4f}"), ("bare_ms", "bare p50 ms", "{:.4f}"),
+           ("ratio", "ratio (harness/bare)", "{:.4f}"), ("per_round", "per-round ratio min..max", "{}")]
 TEACHERS = {"cifar_resnet56": "resnet56-4bfd9763.th", "cifar_resnet20": "resnet20-12fca82f.th"}
 
 
@@ -32,16 +34,21 @@ def bare_session(path: Path, threads: int):
     return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
 
 
-def bare_loop(sess, x: np.ndarray, runs: int, warmup: int) -> float:
+def bare_loop(sess, runs: int, warmup: int):
+    """A sampler for `time_interleaved`: the hand-written loop, seconds per call."""
     name = sess.get_inputs()[0].name
-    for _ in range(warmup):
-        sess.run(None, {name: x})
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        sess.run(None, {name: x})
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times) * 1000)
+
+    def sample(x: np.ndarray) -> np.ndarray:
+        for _ in range(warmup):
+            sess.run(None, {name: x})
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            sess.run(None, {name: x})
+            times.append(time.perf_counter() - t0)
+        return np.asarray(times)
+
+    return sample
 
 
 def main() -> int:
@@ -60,9 +67,8 @@ def main() -> int:
     import torch
 
     from edgecv.backends import BACKENDS
-    from edgecv.bench.environment import fingerprint
-    from edgecv.bench.timing import TimingConfig, latency_stats, time_runner
-    from edgecv.export import build_artifact
+    from edgecv.backends.build import build_artifact
+    from edgecv.bench import TimingConfig, fingerprint, markdown_table, time_interleaved
     from edgecv.models import create_model
 
     ckpt = DATA / "teachers" / TEACHERS.get(args.model, "-")
@@ -79,23 +85,17 @@ def main() -> int:
         sess = bare_session(res.artifact.path, args.threads)
         cfg = TimingConfig(warmup=10, min_runs=args.runs, min_time_s=0.0)
         print(f"model {args.model} ({res.artifact.path.stat().st_size / 1e6:.2f} MB ONNX), {args.rounds} alternating rounds x {args.runs} calls each side\n")
-        print("| batch | harness p50 ms | bare p50 ms | ratio (harness/bare) | per-round ratio min..max |")
-        print("|---|---|---|---|---|")
-        worst = 0.0
+        rows = []
         for b in [int(v) for v in args.batches.split(",")]:
             x = np.random.default_rng(0).standard_normal((b, 3, args.size, args.size)).astype(np.float32)
-            h, r = [], []
-            for i in range(args.rounds):
-                if i % 2 == 0:  # alternate which side goes first
-                    h.append(latency_stats(time_runner(runner, x, cfg), b)["latency_ms_p50"])
-                    r.append(bare_loop(sess, x, args.runs, 10))
-                else:
-                    r.append(bare_loop(sess, x, args.runs, 10))
-                    h.append(latency_stats(time_runner(runner, x, cfg), b)["latency_ms_p50"])
+            stats = time_interleaved({"harness": runner}, x, args.rounds, cfg, samplers={"bare": bare_loop(sess, args.runs, 10)})
+            h, r = (np.asarray(stats[k]["round_p50_ms"]) for k in ("harness", "bare"))
             ratio = float(np.median(h) / np.median(r))
-            per = np.asarray(h) / np.asarray(r)
-            worst = max(worst, abs(ratio - 1))
-            print(f"| {b} | {np.median(h):.4f} | {np.median(r):.4f} | {ratio:.4f} | {per.min():.3f}..{per.max():.3f} |")
+            per = h / r
+            rows.append({"batch": b, "harness_ms": float(np.median(h)), "bare_ms": float(np.median(r)), "ratio": ratio,
+                         "per_round": f"{per.min():.3f}..{per.max():.3f}"})
+    print(markdown_table(rows, COLUMNS))
+    worst = max(abs(r["ratio"] - 1) for r in rows)
     verdict = "PASS" if worst <= 0.05 else "FAIL"
     print(f"\n{verdict}: the harness is within {worst * 100:.2f} % of the bare loop (limit 5 %)")
     return 0 if verdict == "PASS" else 1

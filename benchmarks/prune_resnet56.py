@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import math
 import statistics
 import time
@@ -76,6 +75,7 @@ def parse_args():
 def main() -> None:
     import torch
 
+    from edgecv.bench import fingerprint
     from edgecv.models import create_model, save_model
     from edgecv.utils.io import write_json, write_text
 
@@ -96,7 +96,7 @@ def main() -> None:
     cost = measure_costs(teacher, train, val, args)
     print(f"measured: {cost['s_per_iter']:.3f} s per KD iteration of the unpruned student (batch {args.batch_size}), "
           f"{cost['s_val']:.1f} s per val pass")
-    results = {"machine": machine(), "args": vars(args), "costs": cost}
+    results = {"environment": fingerprint(args.threads), "args": vars(args), "costs": cost}
 
     text = ""
     if args.budget_min > 0:
@@ -131,29 +131,27 @@ def main() -> None:
 
 
 def loaders(teacher, root: Path, args):
-    """Train (augmented), a held-out slice of the train images (eval transform) to pick epochs on, and val."""
+    """Train (augmented), a held-out stratified slice of the train images (eval transform) to pick
+    epochs on, and val."""
     import numpy as np
     from torch.utils.data import Subset
 
     from edgecv.data import DataSpec, build_data
     from edgecv.data.loaders import make_loader
+    from edgecv.data.subset import stratified_subset
+    from edgecv.data.views import eval_view
     from edgecv.models import data_config
 
-    cfg = data_config(teacher)
-    data = build_data(DataSpec(source="imagefolder", root=str(root), max_train=args.max_train, max_val=args.max_val), cfg, args.seed)
+    data = build_data(DataSpec(source="imagefolder", root=str(root), max_train=args.max_train, max_val=args.max_val),
+                      data_config(teacher), args.seed)
     train_set, select = data.train, None
     if args.holdout:
-        base = train_set.dataset if isinstance(train_set, Subset) else train_set
-        pool = np.asarray(train_set.indices if isinstance(train_set, Subset) else range(len(base)))
-        targets = np.asarray(base.targets)[pool]
-        rng = np.random.default_rng(args.seed + 1)
-        per_class = max(1, args.holdout // len(data.class_names))
-        held = np.concatenate([rng.permutation(np.flatnonzero(targets == c))[:per_class] for c in np.unique(targets)])
-        keep = np.setdiff1d(np.arange(len(pool)), held)
-        train_set = Subset(base, pool[keep].tolist())
-        # the held-out images seen through the eval transform (same folder, same order)
-        plain = build_data(DataSpec(source="imagefolder", train_dir=str(root / "train"), val_dir=str(root / "train")), cfg, args.seed).val
-        select = make_loader(Subset(plain, np.sort(pool[held]).tolist()), 500, False, args.seed, workers=0)
+        if args.holdout >= len(data.train):
+            raise SystemExit(f"--holdout {args.holdout} leaves no training images (of {len(data.train)})")
+        held = stratified_subset(data.train, args.holdout, args.seed + 1).indices  # positions in data.train, sorted
+        train_set = Subset(data.train, np.setdiff1d(np.arange(len(data.train)), held).tolist())
+        # the held-out images seen through the eval transform (no augmentation)
+        select = make_loader(Subset(eval_view(data.train, data.val), held), 500, False, args.seed, workers=0)
     train = make_loader(train_set, args.batch_size, True, args.seed, workers=0)
     val = make_loader(data.val, 500, False, args.seed, workers=0)
     return train, select, val, data.class_names
@@ -249,38 +247,49 @@ def _epochs(iters: int, per_epoch: int) -> tuple[int, int | None]:
 
 
 def compare(teacher, student, macs_run: dict, threads: int, out: Path, repeats: int = 3) -> dict:
-    """Original vs pruned: ONNX Runtime p50 timed interleaved (median of `repeats`), plus size and top-1."""
-    from edgecv.prune.measure import latency, size_of
+    """Original vs pruned: ONNX Runtime latency timed side by side in `repeats` interleaved rounds
+    (p50 = the median of the per-round p50s), plus size and top-1."""
+    import tempfile
 
-    lat = {"original": [], "pruned": []}
-    for _ in range(repeats):
-        for name, model in (("original", teacher), ("pruned", student)):
-            lat[name].append(latency(model, "onnxruntime", threads, (1, 3, 32, 32), out)["latency_ms_p50"])
+    import numpy as np
+    import torch
+
+    from edgecv.backends import BACKENDS
+    from edgecv.backends.build import build_artifact
+    from edgecv.bench import TimingConfig, time_interleaved
+    from edgecv.prune.measure import size_of
+
+    pair = {"original": teacher.eval(), "pruned": student.eval()}
+    with tempfile.TemporaryDirectory(prefix="edgecv-compare-", dir=out) as tmp:
+        runners = {}
+        for name, model in pair.items():
+            res = build_artifact("onnxruntime", model, torch.zeros(1, 3, 32, 32), Path(tmp) / name)
+            if res.status != "ok":
+                raise RuntimeError(f"cannot time the {name} model on onnxruntime: {res.status}: {res.error}")
+            runners[name] = BACKENDS.get(res.backend).load(res.artifact, threads)
+        x = np.random.default_rng(0).standard_normal((1, 3, 32, 32)).astype(np.float32)
+        lat = time_interleaved(runners, x, repeats, TimingConfig(warmup=10, min_runs=50, min_time_s=1.0))
     first, last = macs_run["steps"][0], macs_run["steps"][-1]
-    return {name: {**size_of(model, (1, 3, 32, 32)), "top1": row["top1"], "latency_ms_p50": statistics.median(lat[name]),
-                   "latency_runs": lat[name]}
+    return {name: {**size_of(model, (1, 3, 32, 32)), "top1": row["top1"], "latency_ms_p50": lat[name]["latency_ms_p50"],
+                   "latency_ms_p90": lat[name]["latency_ms_p90"], "latency_runs": lat[name]["round_p50_ms"],
+                   "latency_spread_pct": lat[name]["spread_pct"]}
             for name, model, row in (("original", teacher, first), ("pruned", student, last))}
 
 
 def before_after_markdown(ba: dict) -> str:
+    from edgecv.bench import markdown_table
+
     o, p = ba["original"], ba["pruned"]
-    lines = ["| model | val top-1 (%) | MACs (M) | params (M) | ORT p50 (ms) |", "|---|---:|---:|---:|---:|"]
-    for name, r in (("ResNet-56 (original)", o), ("ResNet-56 pruned + KD", p)):
-        lines.append(f"| {name} | {r['top1']:.2f} | {r['macs'] / 1e6:.2f} | {r['params'] / 1e6:.3f} | {r['latency_ms_p50']:.3f} |")
-    lines.append(f"| ratio | {p['top1'] - o['top1']:+.2f} pts | {p['macs'] / o['macs']:.3f}x | "
-                 f"{p['params'] / o['params']:.3f}x | {p['latency_ms_p50'] / o['latency_ms_p50']:.3f}x |")
-    return "\n".join(lines) + "\n"
-
-
-def machine() -> dict:
-    import os
-    import platform
-
-    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "python": platform.python_version()}
+    cols = [("name", "model", "{}"), ("top1", "val top-1 (%)", "{:.2f}"), ("macs_m", "MACs (M)", "{:.2f}"),
+            ("params_m", "params (M)", "{:.3f}"), ("latency_ms_p50", "ORT p50 (ms)", "{:.3f}")]
+    rows = [{"name": name, "top1": r["top1"], "macs_m": r["macs"] / 1e6, "params_m": r["params"] / 1e6,
+             "latency_ms_p50": r["latency_ms_p50"]}
+            for name, r in (("ResNet-56 (original)", o), ("ResNet-56 pruned + KD", p))]
+    rows.append({"name": "ratio", "top1": f"{p['top1'] - o['top1']:+.2f} pts", "macs_m": f"{p['macs'] / o['macs']:.3f}x",
+                 "params_m": f"{p['params'] / o['params']:.3f}x",
+                 "latency_ms_p50": f"{p['latency_ms_p50'] / o['latency_ms_p50']:.3f}x"})
+    return markdown_table(rows, cols)
 
 
 if __name__ == "__main__":
-    import sys
-
-    sys.path.insert(0, str(ROOT))
     main()

@@ -6,15 +6,13 @@ use them. The CLI is a thin layer over these functions.
 from __future__ import annotations
 
 from .utils.lazy import lazy_getattr
-
-__version__ = "0.1.0"
+from .utils.versions import EDGECV_VERSION as __version__
 
 _LAZY = {
     "load_recipe": ("edgecv.recipe", "load_recipe"),
     "validate_recipe": ("edgecv.recipe", "validate_recipe"),
     "RecipeError": ("edgecv.recipe", "RecipeError"),
     "create_model": ("edgecv.models", "create_model"),
-    "load_model": ("edgecv.models", "load_model"),
     "save_model": ("edgecv.models", "save_model"),
     "build_data": ("edgecv.data", "build_data"),
     "fit": ("edgecv.train.loop", "fit"),
@@ -32,6 +30,14 @@ def run(recipe, out_dir=None, resume: bool = False, overrides=None):
     return run_recipe(recipe, out_dir=out_dir, resume=resume)
 
 
+def load_model(path):
+    """Rebuild a model from an edgecv model file (pruned ones too); returns (model, file entries)."""
+    from . import app  # noqa: F401  (loads the checkpoint extensions, e.g. pruning)
+    from .models import load_model as load_file
+
+    return load_file(path)
+
+
 def __getattr__(name: str):
     if name == "prune":  # the subpackage is callable: edgecv.prune(model, macs_ratio=0.5, ...)
         from importlib import import_module
@@ -43,4 +49,4 @@ def __getattr__(name: str):
 _lazy = lazy_getattr(__name__, _LAZY)
 
 
-__all__ = ["run", "prune", *_LAZY]
+__all__ = ["run", "prune", "load_model", *_LAZY]

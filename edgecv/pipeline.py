@@ -7,52 +7,17 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .recipe import Recipe
+from rich.markup import escape
+
+from .recipe import Recipe, RecipeError, check_recipe_resources, recipe_differences, recipe_fingerprint
+from .stages.context import RunContext
 from .utils.io import write_json
 
 MANIFEST = "manifest.json"
-
-
-@dataclass
-class RunContext:
-    recipe: Recipe
-    out_dir: Path
-    device: Any  # torch.device
-    seed: int = 0
-    models: dict[str, Any] = field(default_factory=dict)  # role -> nn.Module: teacher, teacher1.., student
-    artifacts: list[dict] = field(default_factory=list)  # {"path", "backend", "model", "precision", ...}
-    results: list[dict] = field(default_factory=list)  # ledger rows (report.md / results.json)
-    records: list[dict] = field(default_factory=list)  # one per finished stage
-    resume: bool = False
-    _data: Any = None
-
-    @property
-    def data(self):
-        """The run's DataBundle (train/val datasets, classes, size, mean/std)."""
-        if self._data is None:
-            self._data = _build_data(self.recipe)
-        return self._data
-
-    def model(self, role: str):
-        if role not in self.models:
-            raise KeyError(f"no model with role '{role}' in this run (have: {', '.join(self.models)})")
-        return self.models[role]
-
-    def teacher_roles(self) -> list[str]:
-        return [r for r in self.models if r.startswith("teacher")]
-
-    def add_result(self, row: dict) -> None:
-        """Add or replace a ledger row (keyed by name, backend and precision)."""
-        def key(r: dict) -> tuple:
-            return (r.get("name"), r.get("role"), r.get("backend", "torch"), r.get("precision", "fp32"), r.get("batch", 1))
-
-        self.results = [r for r in self.results if key(r) != key(row)]
-        self.results.append(row)
 
 
 def default_out_dir(name: str) -> Path:
@@ -126,43 +91,98 @@ def run_recipe(recipe: Recipe, out_dir: str | Path | None = None, resume: bool =
     from .utils.seed import seed_everything
 
     console = console or get_console()
+    problems = check_recipe_resources(recipe)  # unknown models, missing files: fail before anything runs
+    if problems:
+        raise RecipeError(recipe.source, problems)
     out = Path(out_dir) if out_dir else default_out_dir(recipe.name)
     manifest_path = out / MANIFEST
     done: list[dict] = []
+    if resume:
+        check_resume_recipe(out, recipe)
     if resume and manifest_path.is_file():
         manifest = json.loads(manifest_path.read_text())
         done = manifest.get("records", [])
     elif out.exists() and any(out.iterdir()) and not resume:
         raise FileExistsError(f"output folder {out} is not empty; pass --resume to continue that run or choose another --out")
+    existed, had_content = out.exists(), out.exists() and any(out.iterdir())
     out.mkdir(parents=True, exist_ok=True)
-    seed_everything(recipe.seed)
-    device = pick_device(recipe.device)
-    ctx = RunContext(recipe, out, device, recipe.seed, resume=resume)
+    ctx = None
+    try:
+        seed_everything(recipe.seed)
+        device = pick_device(recipe.device)
+        ctx = RunContext(recipe, out, device, recipe.seed, resume=resume)
 
-    # The student's data config sets the default size and normalisation, so data comes first.
-    ctx._data = _build_data(recipe)
-    ctx.models = build_models(recipe, ctx.data.num_classes)
-    _warn_normalisation(ctx, console, data_config)
+        # The student's data config sets the default size and normalisation, so data comes first.
+        ctx.data_bundle = _build_data(recipe)
+        ctx.models = build_models(recipe, ctx.data.num_classes)
+        _warn_normalisation(ctx, console, data_config)
 
-    if done:
-        _restore(ctx, done, console)
-    write_json(out / "recipe.json", recipe.raw)
-    console.print(f"[bold]edgecv run[/] {recipe.name}: {len(recipe.stages)} stages -> {out}")
-    for stage in recipe.stages:
-        if stage.index < len(done):
-            console.print(f"[dim]stage {stage.label}: done earlier, skipped[/]")
-            continue
-        stage_dir = out / "stages" / stage.label
-        stage_dir.mkdir(parents=True, exist_ok=True)
-        console.rule(f"stage {stage.index}: {stage.type}")
-        t0 = time.perf_counter()
-        seed_everything(recipe.seed + stage.index)
-        record = STAGES.get(stage.type).run(ctx, stage.config, stage_dir) or {}
-        record = {"stage": stage.label, "type": stage.type, "seconds": round(time.perf_counter() - t0, 2), **record}
-        ctx.records.append(record)
-        _checkpoint(ctx, stage_dir)
-    write_report(ctx, console)
+        if done:
+            _restore(ctx, done, console)
+        write_json(out / "recipe.json", recipe.raw)
+        console.print(f"[bold]edgecv run[/] {escape(recipe.name)}: {len(recipe.stages)} stages -> {escape(str(out))}")
+        for stage in recipe.stages:
+            if stage.index < len(done):
+                console.print(f"[dim]stage {stage.label}: done earlier, skipped[/]")
+                continue
+            stage_dir = out / "stages" / stage.label
+            stage_dir.mkdir(parents=True, exist_ok=True)
+            console.rule(f"stage {stage.index}: {stage.type}")
+            t0 = time.perf_counter()
+            seed_everything(recipe.seed + stage.index)
+            record = STAGES.get(stage.type).run(ctx, stage.config, stage_dir) or {}
+            record = {"stage": stage.label, "type": stage.type, "seconds": round(time.perf_counter() - t0, 2), **record}
+            ctx.records.append(record)
+            _checkpoint(ctx, stage_dir)
+        write_report(ctx, console)
+    except BaseException:
+        if not had_content and not (ctx is not None and ctx.records):
+            _remove_unfinished(out, existed, console)
+        raise
     return ctx
+
+
+class ResumeMismatch(ValueError):
+    """`--resume` on a run folder made by a different resolved recipe."""
+
+
+def check_resume_recipe(out: Path, recipe: Recipe) -> None:
+    """Refuse to resume `out` when its recorded recipe (the manifest's fingerprint, else recipe.json)
+    differs from `recipe` after overrides: finished stages would be credited to the wrong recipe."""
+    recorded = None
+    if (out / MANIFEST).is_file():
+        recorded = json.loads((out / MANIFEST).read_text()).get("recipe_fingerprint")
+    if not isinstance(recorded, dict) and (out / "recipe.json").is_file():
+        recorded = recipe_fingerprint(json.loads((out / "recipe.json").read_text()))
+    if not isinstance(recorded, dict):
+        return  # nothing recorded: a folder that never got past its start
+    now = recipe_fingerprint(recipe.raw)
+    if recorded.get("sha256") == now["sha256"]:
+        return
+    diffs = recipe_differences(recorded.get("flat") or {}, now["flat"])
+    if not diffs:
+        return
+    shown = "; ".join(diffs[:8]) + (f"; and {len(diffs) - 8} more" if len(diffs) > 8 else "")
+    raise ResumeMismatch(f"--resume: {out} was made by a different recipe ({shown}); resume it with the recipe and "
+                         "--set overrides it was started with, or choose a new --out")
+
+
+def _remove_unfinished(out: Path, existed: bool, console) -> None:
+    """After a failure before any stage finished, remove what this run created in `out` (all of it if
+    the run made the folder; the contents if the user made it empty), unless a training stage left an
+    epoch checkpoint that --resume can continue from."""
+    import shutil
+
+    if any(out.rglob("last.pt")):
+        return
+    try:
+        if not existed:
+            shutil.rmtree(out)
+        else:
+            for p in out.iterdir():
+                shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+    except OSError as e:
+        console.print(f"[yellow]note:[/] could not remove the unfinished run folder {escape(str(out))}: {escape(str(e))}")
 
 
 def _warn_normalisation(ctx: RunContext, console, data_config) -> None:
@@ -184,6 +204,7 @@ def _checkpoint(ctx: RunContext, stage_dir: Path) -> None:
     ctx.records[-1]["model_files"] = model_files
     write_json(ctx.out_dir / MANIFEST, {
         "recipe": ctx.recipe.source,
+        "recipe_fingerprint": recipe_fingerprint(ctx.recipe.raw),  # what --resume checks the recipe against
         "records": ctx.records,
         "artifacts": ctx.artifacts,
         "results": ctx.results,

@@ -157,6 +157,106 @@ def _list_index(node: list, part: str, source: str, key: str) -> int:
     return hits[0]
 
 
+def flatten_recipe(raw: Any, prefix: str = "") -> dict[str, Any]:
+    """{'stages.1.epochs': 8, 'data.augment.crop': 'pad_crop', ...}: one entry per leaf (list items by index).
+    Values are JSON-normalised (tuples -> lists, paths -> strings), as recipe.json stores them."""
+    import json
+
+    def walk(node: Any, path: str, out: dict[str, Any]) -> None:
+        if isinstance(node, dict) and node:
+            for k, v in node.items():
+                walk(v, f"{path}.{k}" if path else str(k), out)
+        elif isinstance(node, list) and node:
+            for i, v in enumerate(node):
+                walk(v, f"{path}.{i}" if path else str(i), out)
+        else:
+            out[path or "(top level)"] = node
+
+    flat: dict[str, Any] = {}
+    walk(json.loads(json.dumps(raw, default=str)), prefix, flat)
+    return flat
+
+
+def recipe_fingerprint(raw: dict[str, Any]) -> dict[str, Any]:
+    """What a run folder records of its resolved recipe (after --set and path resolution):
+    {'sha256': hash of the canonical JSON, 'flat': flatten_recipe(raw)}."""
+    import hashlib
+    import json
+
+    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
+    return {"sha256": hashlib.sha256(canonical.encode("utf-8")).hexdigest(), "flat": flatten_recipe(raw)}
+
+
+def recipe_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """'key: old -> new' for every flattened key whose value differs ('(unset)' where a key is absent)."""
+    unset = object()
+    out = []
+    for key in sorted(set(old) | set(new), key=_natural_key):
+        a, b = old.get(key, unset), new.get(key, unset)
+        if a != b:
+            show = lambda v: "(unset)" if v is unset else json_short(v)  # noqa: E731
+            out.append(f"{key}: {show(a)} -> {show(b)}")
+    return out
+
+
+def json_short(v: Any, limit: int = 60) -> str:
+    import json
+
+    text = v if isinstance(v, str) else json.dumps(v, default=str)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _natural_key(key: str) -> list:
+    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in key.split(".")]
+
+
+def check_recipe_resources(recipe: Recipe) -> list[str]:
+    """What `run` would fail on that the schema cannot see, as 'key.path: message' problems (empty
+    when all is well): unknown model names, missing checkpoint files, missing data folders and files.
+    `edgecv validate` and `run` both call this before anything runs."""
+    import timm
+
+    from .models import factory as _factory  # noqa: F401  (registers cifar_resnet*, squeezenet* with timm)
+
+    problems: list[str] = []
+    specs = [("teacher", recipe.teacher)] + [(f"teachers.{i}", s) for i, s in enumerate(recipe.teachers)]
+    for where, spec in [*specs, ("student", recipe.student)]:
+        if spec is None:
+            continue
+        if not timm.is_model(spec.name):
+            problems.append(f"{where}.name: unknown model '{spec.name}'{did_you_mean(spec.name, timm.list_models())}; "
+                            "any timm model name, cifar_resnet8/14/20/32/44/56 or squeezenet1_0/1_1 works")
+        if spec.checkpoint and not Path(spec.checkpoint).is_file():
+            problems.append(f"{where}.checkpoint: file not found: {spec.checkpoint}")
+    data = recipe.data
+    if data.source == "imagefolder":
+        dirs = {"train_dir": data.train_dir or (str(Path(data.root) / "train") if data.root else None),
+                "val_dir": data.val_dir or (str(Path(data.root) / "val") if data.root else None)}
+        if data.root and not Path(data.root).is_dir():
+            problems.append(f"data.root: folder not found: {data.root}")
+        elif not all(dirs.values()):
+            problems.append("data.root: source 'imagefolder' needs data.root (with train/ and val/) "
+                            "or data.train_dir and data.val_dir")
+        else:
+            for key, d in dirs.items():
+                if not Path(d).is_dir():
+                    own = getattr(data, key)
+                    where = f"data.{key}" if own else "data.root"
+                    problems.append(f"{where}: folder not found: {d}" + ("" if own else f" (expected {key.split('_')[0]}/ inside the root)"))
+    elif data.source == "cifar10" and not data.download:
+        if not data.root:
+            problems.append("data.root: source 'cifar10' needs data.root (the folder holding cifar-10-batches-py)")
+        elif not Path(data.root).is_dir():
+            problems.append(f"data.root: folder not found: {data.root} (set data.download: true on a machine with a network)")
+    stages = recipe.raw.get("stages") if isinstance(recipe.raw.get("stages"), list) else []
+    for i, st in enumerate(stages):
+        for key in sorted({"calib_data", "val_data", "data_dir"} & set(st if isinstance(st, dict) else ())):  # inputs
+            value = st[key]
+            if isinstance(value, str) and value and not Path(value).exists():
+                problems.append(f"stages.{i}.{key}: not found: {value}")
+    return problems
+
+
 # Keys whose values are file paths: relative ones are tried against the current directory first,
 # then against the recipe's folder.
 _PATH_KEYS = {"checkpoint", "root", "train_dir", "val_dir", "calib_data", "val_data", "data_dir"}
@@ -178,10 +278,14 @@ def _resolve_paths(node: Any, recipe_dir: Path) -> None:
 def _format_errors(err: ValidationError, root: type[BaseModel], prefix: tuple) -> list[str]:
     out = []
     for e in err.errors():
-        loc = prefix + tuple(e["loc"])
+        inner, model = tuple(e["loc"]), root
+        spec_field = getattr(root, "spec_field", None)  # a stage config: its spec's keys sit flat in the recipe
+        if spec_field and inner[:1] == (spec_field,):
+            inner, model = inner[1:], root.spec_class()
+        loc = prefix + inner
         path = ".".join(str(p) for p in loc) or "(top level)"
         if e["type"] == "extra_forbidden":
-            fields = _fields_at(root, tuple(e["loc"])[:-1])
+            fields = root.flat_fields() if spec_field and model is root and len(inner) == 1 else _fields_at(model, inner[:-1])
             hint = did_you_mean(str(loc[-1]), fields)
             out.append(f"{path}: unknown key{hint}; allowed here: {', '.join(sorted(fields))}")
         elif e["type"] == "missing":

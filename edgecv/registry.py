@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+from contextlib import contextmanager
 from typing import Callable, Generic, Iterator, TypeVar
 
 T = TypeVar("T")
@@ -37,6 +38,22 @@ class Registry(Generic[T]):
             raise KeyError(
                 f"unknown {self.kind} '{name}'{did_you_mean(name, self._items)}; known: {known}"
             ) from None
+
+    def unregister(self, name: str) -> T:
+        """Remove `name` (e.g. a test's temporary entry); returns what was registered."""
+        if name not in self._items:
+            raise KeyError(f"unknown {self.kind} '{name}': nothing to unregister")
+        return self._items.pop(name)
+
+    @contextmanager
+    def temporarily(self, name: str, obj: T) -> Iterator[T]:
+        """`with REG.temporarily("x", obj):` registers `obj` as `name` for the block only."""
+        self.register(name, obj)
+        try:
+            yield obj
+        finally:
+            if self._items.get(name) is obj:
+                del self._items[name]
 
     def names(self) -> list[str]:
         return sorted(self._items)

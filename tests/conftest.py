@@ -23,6 +23,18 @@ def _isolated_runs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("EDGECV_RUNS", str(tmp_path_factory.mktemp("runs")))
 
 
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    """Runners set torch's process-wide thread count to what a test asks (e.g. 1); later tests
+    (training ones especially) must not inherit it."""
+    import torch
+
+    before = torch.get_num_threads()
+    yield
+    if torch.get_num_threads() != before:
+        torch.set_num_threads(before)
+
+
 @pytest.fixture
 def tiny_folder(tmp_path) -> Path:
     """An ImageFolder with 2 classes x 3 real CIFAR images (train and val)."""

@@ -9,7 +9,10 @@ from edgecv.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "recipes" / "quickstart.yaml"
-SMALL = ["stages.0.epochs=1", "stages.1.epochs=2", "data.max_train=100", "data.max_val=50"]
+SMALL = ["stages.0.epochs=1", "stages.1.epochs=2", "stages.prune.final_epochs=1", "data.max_train=100",
+         "data.max_val=50", "stages.4.calib_size=32", "stages.benchmark.min_runs=5", "stages.benchmark.min_time_s=0",
+         "stages.benchmark.warmup=1"]
+CHAIN = ["train", "distill", "prune", "export", "export", "benchmark"]
 
 
 def _args(out, extra=()):
@@ -17,27 +20,34 @@ def _args(out, extra=()):
 
 
 def test_quickstart_end_to_end(tmp_path, capsys):
+    """The main job is the whole chain: teacher -> KD student -> pruned student -> INT8, each built for
+    ONNX Runtime and TFLite and benchmarked into one ledger with speed-ups over the teacher."""
     assert main(_args(tmp_path / "run")) == 0
     run = tmp_path / "run"
     doc = json.loads((run / "results.json").read_text())
-    rows = {r["role"]: r for r in doc["rows"]}
-    assert set(rows) == {"teacher", "student"}
-    for row in rows.values():
-        for key in ("name", "role", "params", "macs", "top1", "top5", "latency_ms_p50"):
-            assert row[key] is not None, key
-    assert rows["teacher"]["name"] == "cifar_resnet20" and rows["student"]["params"] < rows["teacher"]["params"] * 3
+    assert [s["type"] for s in doc["stages"]] == CHAIN
     assert doc["seed"] == 0 and doc["recipe"]["name"] == "quickstart" and doc["environment"]
-    assert [s["type"] for s in doc["stages"]] == ["train", "distill", "evaluate"]
+    bench = {(r["role"], r["backend"], r["precision"]): r for r in doc["rows"] if r.get("kind") != "prune_step"}
+    expected = {(role, b, "fp32") for role in ("teacher", "student", "pruned") for b in ("torch", "onnxruntime", "tflite")}
+    expected |= {("pruned", "onnxruntime", "int8"), ("pruned", "tflite", "int8")}
+    assert set(bench) == expected
+    for key, row in bench.items():
+        assert row["status"] in ("ok", "inaccurate"), (key, row.get("reason"))
+        for field in ("top1", "latency_ms_p50", "params", "macs", "speedup_vs_teacher", "speedup_vs_teacher_torch",
+                      "threads"):
+            assert row[field] is not None, (key, field)
+        assert row["threads"] == 2
+    teacher, student, pruned = (bench[(r, "torch", "fp32")] for r in ("teacher", "student", "pruned"))
+    assert student["params"] < teacher["params"] and student["macs"] < teacher["macs"]
+    assert pruned["macs"] <= 0.55 * student["macs"] and pruned["params"] < student["params"]
+    assert bench[("teacher", "onnxruntime", "fp32")]["speedup_vs_teacher"] == 1.0
     report = (run / "report.md").read_text()
-    assert "| name | role | backend |" in report and "cifar_resnet20" in report
-    assert (run / "stages" / "2_evaluate" / "confusion_student.png").is_file()
-    assert (run / "stages" / "2_evaluate" / "confusion_student.csv").read_text().startswith("true\\pred,0,1,2")
-    assert (run / "stages" / "1_distill" / "metrics.csv").is_file()
+    assert "x teacher" in report and "x torch teacher" in report and "## Pruning steps" in report and (run / "pareto.png").is_file()
     printed = capsys.readouterr().out
-    assert "top-1 %" in printed and "report:" in printed
-    # the student checkpoint is an edgecv model file that rebuilds itself
-    model, meta = edgecv.load_model(run / "stages" / "2_evaluate" / "models" / "student.pt")
-    assert meta["class_names"] == [str(i) for i in range(10)]
+    assert "x torch teacher" in printed and "cifar_resnet20" in printed and "report:" in printed
+    # the pruned student's checkpoint is an edgecv model file that rebuilds its pruned shapes
+    model, meta = edgecv.load_model(run / "stages" / "5_benchmark" / "models" / "pruned.pt")
+    assert meta["class_names"] == [str(i) for i in range(10)] and meta["extensions"] == ["pruning"]
 
 
 def test_resume_after_interrupted_run(tmp_path, monkeypatch):
@@ -62,8 +72,8 @@ def test_resume_after_interrupted_run(tmp_path, monkeypatch):
     assert [r["type"] for r in manifest["records"]] == ["train"]
     assert (out / "stages" / "1_distill" / "last.pt").is_file()
     ctx = edgecv.run(QUICKSTART, out_dir=out, overrides=SMALL, resume=True)
-    assert calls == ["train teacher", "distill", "distill"]  # train was not repeated
-    assert [r["type"] for r in ctx.records] == ["train", "distill", "evaluate"]
+    assert calls[:3] == ["train teacher", "distill", "distill"]  # train was not repeated
+    assert [r["type"] for r in ctx.records] == CHAIN
     assert ctx.records[1]["epochs_run"] == 2
     assert json.loads((out / "results.json").read_text())["rows"]
 
@@ -74,8 +84,124 @@ def test_not_empty_out_dir_is_refused(tmp_path):
     assert (tmp_path / "keep.txt").read_text() == "precious"
 
 
-def test_default_out_dir_is_not_the_current_directory(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def test_default_out_dir_is_under_home_or_edgecv_runs(tmp_path, monkeypatch):
     from edgecv.pipeline import default_out_dir
 
-    assert not str(default_out_dir("x")).startswith(str(tmp_path))
+    monkeypatch.delenv("EDGECV_RUNS", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    out = default_out_dir("x")
+    assert out.parent == tmp_path / "home" / ".edgecv" / "runs"  # never the current folder
+    assert out.name.startswith("x-") and len(out.name) == len("x-20250101-120000")
+    monkeypatch.setenv("EDGECV_RUNS", str(tmp_path / "runs"))
+    assert default_out_dir("x").parent == tmp_path / "runs"
+
+
+TINY = """name: tiny
+seed: 0
+data: {source: digits, image_size: 32, batch_size: 32, workers: 0, max_train: 60, max_val: 30}
+student: {name: mobilenetv3_small_050, small_input: true}
+stages:
+  - {type: evaluate, latency: false}
+"""
+
+
+def _tiny(tmp_path, extra_stages=()) -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY + "".join(f"  - {{type: {s}}}\n" for s in extra_stages))
+    return path
+
+
+@pytest.fixture
+def test_stage():
+    """Registers a stage `test_stage` for one test; its behaviour is `test_stage.action` (a callable)."""
+    from edgecv.stages import STAGES, StageDef
+    from edgecv.stages.registry import StageConfig
+
+    class Config(StageConfig):
+        pass
+
+    class Holder:
+        action = staticmethod(lambda: None)
+
+    def run(ctx, cfg, stage_dir):
+        Holder.action()
+        return {"ran": True}
+
+    with STAGES.temporarily("test_stage", StageDef("test_stage", Config, run)):
+        yield Holder
+
+
+def test_resume_with_a_different_recipe_is_refused(tmp_path, capsys):
+    recipe, out = _tiny(tmp_path), tmp_path / "run"
+    assert main(["run", str(recipe), "--out", str(out)]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert len(manifest["recipe_fingerprint"]["sha256"]) == 64
+    assert manifest["recipe_fingerprint"]["flat"]["data.max_val"] == 30
+    results = (out / "results.json").read_text()
+    capsys.readouterr()
+    argv = ["run", str(recipe), "--out", str(out), "--resume"]
+    assert main([*argv, "--set", "data.max_val=20", "--set", "stages.0.latency=true"]) == 2
+    printed = capsys.readouterr().out
+    assert "different recipe" in printed and "data.max_val: 30 -> 20" in printed
+    assert "stages.0.latency: false -> true" in printed and "Traceback" not in printed
+    assert (out / "results.json").read_text() == results  # nothing was credited to the other recipe
+    # a folder from before fingerprints were recorded is checked against its recipe.json
+    del manifest["recipe_fingerprint"]
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    assert main([*argv, "--set", "seed=1"]) == 2
+    assert "seed: 0 -> 1" in capsys.readouterr().out
+    assert main(argv) == 0  # the same recipe resumes
+    assert "done earlier, skipped" in capsys.readouterr().out
+
+
+def test_ctrl_c_says_how_to_resume(tmp_path, capsys, test_stage):
+    import shlex
+
+    calls = []
+
+    def interrupt_once():
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+
+    test_stage.action = staticmethod(interrupt_once)
+    recipe, out = _tiny(tmp_path, ["test_stage"]), tmp_path / "my run"
+    assert main(["run", str(recipe), "--out", str(out), "--set", "data.max_train=50"]) == 130
+    err = capsys.readouterr().err.strip()
+    hint = f"edgecv run {shlex.quote(str(recipe))} --out {shlex.quote(str(out))} --set data.max_train=50 --resume"
+    assert err == f"interrupted; resume with: {hint}"
+    assert (out / "manifest.json").is_file()  # the finished evaluate stage is kept
+    argv = shlex.split(hint)
+    assert argv[0] == "edgecv" and main(argv[1:]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [r["type"] for r in manifest["records"]] == ["evaluate", "test_stage"] and len(calls) == 2
+
+
+def test_a_failed_run_removes_only_what_it_created(tmp_path, capsys, test_stage):
+    def fail():
+        raise RuntimeError("stage failed on purpose")
+
+    test_stage.action = staticmethod(fail)
+    recipe = tmp_path / "fail.yaml"
+    recipe.write_text(TINY.replace("  - {type: evaluate, latency: false}", "  - {type: test_stage}"))
+    out = tmp_path / "new"
+    assert main(["run", str(recipe), "--out", str(out)]) == 2
+    assert "stage failed on purpose" in capsys.readouterr().out
+    assert not out.exists()  # the run made it and nothing finished: gone
+    empty = tmp_path / "premade"
+    empty.mkdir()
+    assert main(["run", str(recipe), "--out", str(empty)]) == 2
+    assert empty.is_dir() and list(empty.iterdir()) == []  # the user's folder stays, emptied of the run's files
+    later = _tiny(tmp_path, ["test_stage"])
+    kept = tmp_path / "kept"
+    assert main(["run", str(later), "--out", str(kept)]) == 2
+    records = json.loads((kept / "manifest.json").read_text())["records"]
+    assert [r["type"] for r in records] == ["evaluate"]  # a finished stage is never deleted
+
+
+def test_run_refuses_unknown_models_before_making_a_folder(tmp_path, capsys):
+    recipe, out = _tiny(tmp_path), tmp_path / "run"
+    assert main(["run", str(recipe), "--out", str(out), "--set", "student.name=mobilenetv3_smal_050"]) == 2
+    assert "student.name: unknown model 'mobilenetv3_smal_050'" in capsys.readouterr().out
+    assert not out.exists()

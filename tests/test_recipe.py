@@ -55,7 +55,7 @@ def test_set_overrides_any_key():
     assert out["data"]["augment"]["hflip"] is False and out["student"]["small_input"] is True
     assert raw["stages"][0]["epochs"] == 5  # the input is not mutated
     recipe = validate_recipe(out)
-    assert recipe.stages[0].config.epochs == 2
+    assert recipe.stages[0].config.train.epochs == 2 and recipe.stages[0].config.train.lr == 0.01
 
 
 def test_set_errors():

@@ -20,3 +20,23 @@ def test_register_decorator_and_duplicate():
     assert reg.get("a") is a and reg.names() == ["a"] and "a" in reg
     with pytest.raises(ValueError, match="registered twice"):
         reg.register("a", lambda: 2)
+
+
+def test_unregister_and_temporarily():
+    reg = Registry("thing")
+    keep, tmp = object(), object()
+    reg.register("keep", keep)
+    with reg.temporarily("tmp", tmp) as got:
+        assert got is tmp and reg.get("tmp") is tmp and reg.names() == ["keep", "tmp"]
+    assert "tmp" not in reg and reg.names() == ["keep"]
+    with pytest.raises(RuntimeError):
+        with reg.temporarily("tmp", tmp):
+            raise RuntimeError("boom")
+    assert "tmp" not in reg  # removed on error too
+    with pytest.raises(ValueError, match="registered twice"):
+        with reg.temporarily("keep", tmp):
+            pass
+    assert reg.get("keep") is keep  # a clash never removes the original
+    assert reg.unregister("keep") is keep and reg.names() == []
+    with pytest.raises(KeyError, match="nothing to unregister"):
+        reg.unregister("keep")

@@ -1,19 +1,19 @@
 """The `onnxruntime` backend: ONNX export + an InferenceSession (CPU; CUDA/TensorRT providers when present).
 
-Precisions are builders keyed by name in `BUILDERS`, so quantized variants plug in without touching
-the harness: `BUILDERS["int8"] = fn(model, sample, calibration, out_dir) -> Artifact`.
+FP32 is built here. INT8 (QDQ) and FP16 are conversions of the FP32 file that the quantize layer
+attaches (`attach_builder(..., derived=True)`), so this module never imports quantize.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from .base import BACKENDS, Artifact, ArtifactMetadata, Runner
+from ..utils.errors import first_line
+from .base import BACKENDS, Artifact, ArtifactMetadata, BaseBackend, FunctionRunner, Precision, Runner
 from .layout import guess_layout, input_adapter
+from .metadata import artifact_metadata
 
 TOOLS = ("torch", "onnx", "onnxruntime", "onnxslim")
 # Preferred order; only the providers the installed onnxruntime has are used.
@@ -23,53 +23,31 @@ _ORT_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(
               "tensor(int8)": "int8", "tensor(double)": "float64"}
 
 
-def _build_fp32(model, sample, calibration, out_dir: Path) -> Artifact:
-    from ..export.metadata import artifact_metadata
-    from ..export.onnx_export import export_onnx
-
-    meta = artifact_metadata(model, sample, "fp32", TOOLS)
-    path = Path(out_dir) / f"{meta.source_model}-fp32.onnx"
-    export_onnx(model, path, tuple(sample.shape), metadata=_plain(meta))
-    art = Artifact(path, "onnxruntime", meta)
-    art.save_metadata()
-    return art
-
-
-def _build_int8(model, sample, calibration, out_dir: Path) -> Artifact:
-    from ..quantize.builders import build_int8  # QDQ PTQ with ONNX Runtime's tools
-
-    return build_int8(model, sample, calibration, out_dir)
-
-
-def _build_fp16(model, sample, calibration, out_dir: Path) -> Artifact:
-    from ..quantize.builders import build_fp16  # FP16 weights/compute, FP32 inputs and outputs
-
-    return build_fp16(model, sample, calibration, out_dir)
-
-
-BUILDERS: dict[str, Callable[..., Artifact]] = {"fp32": _build_fp32, "int8": _build_int8, "fp16": _build_fp16}
-
-
-class OnnxRuntimeBackend:
+class OnnxRuntimeBackend(BaseBackend):
     name = "onnxruntime"
     suffix = ".onnx"
     extra = "onnx"
     format = "onnx"
+    modules = ("onnx", "onnxruntime", "onnxslim")
+    builder_hint = " (the quantize layer adds it: import edgecv.quantize, pip install 'edgecv[quantize]')"
 
-    @property
-    def precisions(self) -> tuple[str, ...]:
-        return tuple(BUILDERS)
+    def __init__(self):
+        super().__init__([
+            Precision("fp32"),
+            Precision("fp16", summary="FP16 weights and compute, FP32 inputs/outputs"),
+            Precision("int8", needs_calibration=True, integer=True, summary="static QDQ INT8"),
+        ])
+        self.attach_builder("fp32", self._build_fp32)
 
-    def available(self) -> tuple[bool, str]:
-        missing = [m for m in ("onnx", "onnxruntime", "onnxslim") if importlib.util.find_spec(m) is None]
-        if missing:
-            return False, f"{', '.join(missing)} not installed: pip install 'edgecv[{self.extra}]'"
-        return True, ""
+    def _build_fp32(self, model, sample, calibration, out_dir: Path, options) -> Artifact:
+        from ..export.onnx_export import export_onnx
 
-    def build(self, model, sample, precision: str, calibration, out_dir: Path) -> Artifact:
-        if precision not in BUILDERS:
-            raise ValueError(f"onnxruntime backend builds {', '.join(BUILDERS)}, not '{precision}'")
-        return BUILDERS[precision](model, sample, calibration, Path(out_dir))
+        meta = artifact_metadata(model, sample, "fp32", TOOLS, options.get("preprocess"))
+        path = Path(out_dir) / f"{meta.source_model}-fp32.onnx"
+        export_onnx(model, path, tuple(sample.shape), metadata=meta.plain())
+        art = Artifact(path, self.name, meta)
+        art.save_metadata()
+        return art
 
     def load(self, artifact: Artifact, threads: int | None = None) -> Runner:
         sess = open_session(artifact.path, threads)
@@ -83,11 +61,10 @@ class OnnxRuntimeBackend:
         else:
             def run(x: np.ndarray) -> np.ndarray:
                 return run_session(None, {name: adapt(x)})[0]
-        run.info = {"provider": sess.get_providers()[0], "threads": threads, "session": sess}
-        return run
+        return FunctionRunner(run, {"provider": sess.get_providers()[0], "threads": threads, "session": sess})
 
     def inspect(self, path: str | Path) -> ArtifactMetadata:
-        """Metadata read from the file itself: input shape, layout, dtype, and edgecv's own entry if any."""
+        """Metadata read from the file itself: input shape, layout, dtype, params, and edgecv's own entry if any."""
         import json
 
         sess = open_session(path, 1)
@@ -108,7 +85,20 @@ class OnnxRuntimeBackend:
                 if k in known:
                     setattr(meta, k, v)
         meta.extra["outputs"] = [list(o.shape) for o in outputs]
+        meta.extra["params"] = onnx_params(Path(path))
         return meta
+
+
+def onnx_params(path: Path) -> int | None:
+    """Weights in the file's initializers (shape and axis tensors excluded)."""
+    import onnx
+
+    try:
+        graph = onnx.load(str(path), load_external_data=False).graph
+    except Exception:
+        return None
+    index_types = (onnx.TensorProto.INT64, onnx.TensorProto.INT32)
+    return int(sum(int(np.prod(t.dims)) for t in graph.initializer if t.dims and t.data_type not in index_types))
 
 
 def providers() -> list[str]:
@@ -138,14 +128,7 @@ def open_session(path: str | Path, threads: int | None = None):
     try:
         return ort.InferenceSession(str(path), sess_options=opts, providers=providers())
     except Exception as e:  # InvalidProtobuf, NoSuchFile, Fail: ORT's own exception types
-        msg = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
-        raise ValueError(f"{path} is not a loadable ONNX model: {msg}") from None
-
-
-def _plain(meta: ArtifactMetadata) -> dict:
-    from dataclasses import asdict
-
-    return {k: v for k, v in asdict(meta).items() if k != "extra"}
+        raise ValueError(f"{path} is not a loadable ONNX model: {first_line(e)}") from None
 
 
 BACKENDS.register("onnxruntime", OnnxRuntimeBackend())

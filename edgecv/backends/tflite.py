@@ -11,49 +11,51 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from .base import BACKENDS, Artifact, ArtifactMetadata, Runner
-from .tflite_convert import INSTALL_HINT, LAYOUTS, PRECISIONS, convert_to_tflite
+from ..export.tflite_convert import LAYOUTS, PRECISIONS, convert_to_tflite
+from .base import BACKENDS, Artifact, ArtifactMetadata, BaseBackend, Precision, Runner
+from .metadata import artifact_metadata
 from .tflite_runner import RUNTIME_HINT, TFLiteRunner, infer_layout
 
 TOOLS = ("torch", "litert-torch", "litert-converter", "ai-edge-litert", "ai-edge-quantizer", "torchao")
+_SUMMARIES = {"fp32": "", "fp16": "float16 weights", "dynamic": "int8 weights, float activations",
+              "int8": "full integer, int8 input/output"}
 
 
-class TFLiteBackend:
+class TFLiteBackend(BaseBackend):
     name = "tflite"
     suffix = ".tflite"
     extra = "tflite"
     format = "tflite"
-    precisions = PRECISIONS
-    layouts = LAYOUTS
+    options = ("layout",)  # NHWC (default, what mobile apps feed) or NCHW
+
+    def __init__(self):
+        super().__init__([Precision(p, needs_calibration=p == "int8", integer=p == "int8", summary=_SUMMARIES[p])
+                          for p in PRECISIONS])
+        for p in PRECISIONS:  # one converter serves every precision
+            self.attach_builder(p, self._builder_for(p))
 
     def available(self) -> tuple[bool, str]:
-        """Building needs litert-torch (+ ai-edge-quantizer); running alone needs only a runtime."""
-        missing = [m for m in ("litert_torch", "ai_edge_litert", "ai_edge_quantizer") if importlib.util.find_spec(m) is None]
-        if missing:
-            return False, f"{', '.join(missing)} not installed: {INSTALL_HINT}"
-        return True, ""
-
-    def runtime_available(self) -> tuple[bool, str]:
+        """Running needs a LiteRT interpreter (ai-edge-litert, or tflite-runtime on boards); building
+        also needs litert-torch, which the build itself checks (an ImportError naming the extra)."""
         if importlib.util.find_spec("ai_edge_litert") or importlib.util.find_spec("tflite_runtime"):
             return True, ""
         return False, RUNTIME_HINT
 
-    def build(self, model, sample, precision: str, calibration, out_dir: Path, layout: str = "NHWC") -> Artifact:
-        from ..export.metadata import artifact_metadata
+    def _builder_for(self, precision: str):
+        def build(model, sample, calibration, out_dir: Path, options) -> Artifact:
+            meta = artifact_metadata(model, sample, precision, TOOLS, options.get("preprocess"))
+            path = Path(out_dir) / f"{meta.source_model}-{precision}{self.suffix}"
+            convert_to_tflite(model, tuple(sample.shape), precision, path, calibration, layout=options.get("layout", "NHWC"))
+            meta = describe_file(path, meta)
+            meta.extra.pop("detected_precision")
+            meta.extra["input_encoding"] = "normalized"  # integer inputs are the quantised normalised image
+            if calibration is not None and precision == "int8":
+                meta.extra["calibration_images"] = len(calibration)
+            art = Artifact(path, self.name, meta)
+            art.save_metadata()
+            return art
 
-        if precision not in PRECISIONS:
-            raise ValueError(f"tflite backend builds {', '.join(PRECISIONS)}, not '{precision}'")
-        meta = artifact_metadata(model, sample, precision, TOOLS)
-        path = Path(out_dir) / f"{meta.source_model}-{precision}{self.suffix}"
-        convert_to_tflite(model, tuple(sample.shape), precision, path, calibration, layout=layout)
-        meta = describe_file(path, meta)
-        meta.extra.pop("detected_precision")
-        meta.extra["input_encoding"] = "normalized"  # integer inputs are the quantised normalised image
-        if calibration is not None and precision == "int8":
-            meta.extra["calibration_images"] = len(calibration)
-        art = Artifact(path, self.name, meta)
-        art.save_metadata()
-        return art
+        return build
 
     def load(self, artifact: Artifact, threads: int | None = None, xnnpack: bool = True) -> Runner:
         return TFLiteRunner(artifact.path, artifact.metadata, threads=threads, xnnpack=xnnpack)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..utils.errors import first_line
 from .layout import input_adapter
 
 RUNTIME_HINT = (
@@ -68,7 +69,7 @@ def make_interpreter(path: Path, threads: int | None = None, xnnpack: bool = Tru
         interp.allocate_tensors()
     except (ValueError, RuntimeError) as e:
         raise ValueError(
-            f"{runtime} cannot load {path}: {str(e).strip().splitlines()[0][:300]}; the file is corrupt or uses "
+            f"{runtime} cannot load {path}: {first_line(e)}; the file is corrupt or uses "
             "ops this runtime lacks: re-export it with `edgecv export ... --to tflite` or upgrade ai-edge-litert"
         ) from None
     return interp, runtime

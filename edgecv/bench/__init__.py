@@ -11,9 +11,10 @@ from ..utils.lazy import lazy_getattr
 _LAZY = {
     "benchmark_artifact": ("harness", "benchmark_artifact"),
     "Thresholds": ("harness", "Thresholds"),
-    "TimingConfig": ("timing", "TimingConfig"),
-    "time_runner": ("timing", "time_runner"),
-    "latency_stats": ("timing", "latency_stats"),
+    "TimingConfig": ("edgecv.utils.timing", "TimingConfig"),
+    "time_runner": ("edgecv.utils.timing", "time_runner"),
+    "latency_stats": ("edgecv.utils.timing", "latency_stats"),
+    "time_interleaved": ("interleave", "time_interleaved"),
     "EvalSet": ("evalset", "EvalSet"),
     "read_class_map": ("classmap", "read_class_map"),
     "fingerprint": ("environment", "fingerprint"),

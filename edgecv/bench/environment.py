@@ -46,7 +46,7 @@ def gpu_info() -> dict | None:
 
 
 def fingerprint(threads: int | None = None) -> dict:
-    from ..export.metadata import package_versions
+    from ..utils.versions import package_versions
 
     env = {
         "time_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -83,6 +83,10 @@ class EvalSet:
         if cache is not None:
             self._cache = cache
 
+    def targets(self) -> np.ndarray:
+        """Every image's target output index, in order."""
+        return np.concatenate([y for _, y in self.batches()])
+
     def first(self, n: int) -> np.ndarray:
         """n real images (repeated if the set is smaller) for timing."""
         xs, got = [], 0

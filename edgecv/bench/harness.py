@@ -15,8 +15,9 @@ from typing import Sequence
 import numpy as np
 
 from ..backends import BACKENDS, Artifact
+from ..utils.errors import first_line
 from .accuracy import evaluate_runner
-from .timing import TimingConfig, latency_stats, time_runner
+from ..utils.timing import OtherLoad, TimingConfig, latency_stats, time_runner
 
 
 # Every row has these keys (None where a value does not apply, e.g. top1 without --data).
@@ -66,7 +67,7 @@ def benchmark_artifact(artifact: Artifact | str | Path, data=None, batches: Sequ
     except Exception as e:
         if strict:
             raise
-        return rows("export_failed", _short(e))
+        return rows("export_failed", first_line(e))
     if data is not None:
         data.check_outputs(probe.shape[1], meta.class_names, what=f"artifact {artifact.path.name}")
     info = getattr(runner, "info", None) or {}
@@ -76,8 +77,8 @@ def benchmark_artifact(artifact: Artifact | str | Path, data=None, batches: Sequ
     except Exception as e:
         if strict:
             raise
-        return rows("export_failed", f"running it failed: {_short(e)}")
-    status, reason = judge(quality, thresholds, meta.precision)
+        return rows("export_failed", f"running it failed: {first_line(e)}")
+    status, reason = judge(quality, thresholds, _integer(backend, meta.precision))
 
     out = []
     for b in batches:
@@ -86,18 +87,19 @@ def benchmark_artifact(artifact: Artifact | str | Path, data=None, batches: Sequ
             row.update(status="skipped", reason=f"the artifact has a fixed batch of {fixed}")
         else:
             x = _inputs(data, int(b), shape)
-            row.update(latency_stats(time_runner(runner, x, timing), int(b)))
+            load = OtherLoad()  # what other processes used of the machine during this row's timed runs
+            row.update(latency_stats(time_runner(runner, x, timing, load), int(b), load))
         out.append(row)
     return out
 
 
-def judge(quality: dict, t: Thresholds, precision: str = "fp32") -> tuple[str, str | None]:
+def judge(quality: dict, t: Thresholds, integer: bool = False) -> tuple[str, str | None]:
     """`inaccurate` when parity or top-1 falls below the thresholds, else `ok`.
 
     Integer artifacts are calibrated for real images, so their parity on random noise is reported
     but not judged; give them --data to be judged."""
     problems = []
-    judged = quality.get("parity_on") == "val" or precision in ("fp32", "fp16", "bf16")
+    judged = quality.get("parity_on") == "val" or not integer
     if judged and quality.get("agreement") is not None and quality["agreement"] < t.min_agreement:
         problems.append(f"top-1 agreement with PyTorch {quality['agreement']:.2f}% < {t.min_agreement}%")
     ref, top1 = quality.get("reference_top1"), quality.get("top1")
@@ -120,45 +122,30 @@ def size_mb(path: Path) -> float:
 
 
 def model_profile(artifact: Artifact, reference_model=None) -> dict:
-    """Params and MACs of the source model; for a file with no source, params from its weights."""
+    """Params and MACs of the source model; for a file with no source, what its backend reads off it."""
     from ..utils.profile import count_macs, count_params
 
-    model = reference_model
-    if model is None and artifact.backend == "torch":
-        from ..models import load_model
-
-        try:
-            model, _ = load_model(artifact.path)
-        except (ValueError, FileNotFoundError):
-            model = None
-    if model is not None:
+    if reference_model is not None:
         try:
             shape = (1, *input_chw(artifact.metadata.input_shape, artifact.path))
-            return {"params": count_params(model), "macs": count_macs(model, shape)}
+            return {"params": count_params(reference_model), "macs": count_macs(reference_model, shape)}
         except Exception:  # a model the flop counter cannot trace still gets its params
-            return {"params": count_params(model), "macs": None}
-    if artifact.backend == "onnxruntime" and artifact.path.is_file():
-        return {"params": onnx_params(artifact.path), "macs": artifact.metadata.extra.get("macs")}
-    return {"params": artifact.metadata.extra.get("params"), "macs": artifact.metadata.extra.get("macs")}
+            return {"params": count_params(reference_model), "macs": None}
+    extra = artifact.metadata.extra
+    if extra.get("params") is None and artifact.path.is_file():
+        try:
+            extra = BACKENDS.get(artifact.backend).inspect(artifact.path).extra
+        except Exception:  # unreadable here: the row reports the failure when it loads the file
+            return {"params": None, "macs": None}
+    return {"params": extra.get("params"), "macs": extra.get("macs")}
 
 
-def onnx_params(path: Path) -> int | None:
-    try:
-        import onnx
-
-        graph = onnx.load(str(path), load_external_data=False).graph
-        index_types = (onnx.TensorProto.INT64, onnx.TensorProto.INT32)  # shapes and axes, not weights
-        return int(sum(int(np.prod(t.dims)) for t in graph.initializer if t.dims and t.data_type not in index_types))
-    except Exception:
-        return None
+def _integer(backend, precision: str) -> bool:
+    p = backend.precisions.get(precision)
+    return bool(p and p.integer)
 
 
 def _inputs(data, n: int, chw) -> np.ndarray:
     if data is not None:
         return data.first(n)
     return np.random.default_rng(0).standard_normal((n, *chw)).astype(np.float32)
-
-
-def _short(e: Exception) -> str:
-    text = str(e).strip() or type(e).__name__
-    return text.splitlines()[0][:300]

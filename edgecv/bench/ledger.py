@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
-from ..utils.io import atomic_path, write_json, write_text
+from ..utils.io import write_json, write_text
 
 # (row key, column title, format); a column is shown only if some row has a value for it
 COLUMNS: list[tuple[str, str, str]] = [
@@ -20,9 +20,14 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("agreement", "agree %", "{:.2f}"), ("max_abs_diff", "max |diff|", "{:.2e}"),
     ("latency_ms_p50", "p50 ms", "{:.3f}"), ("latency_ms_p90", "p90 ms", "{:.3f}"),
     ("latency_ms_p99", "p99 ms", "{:.3f}"), ("throughput_ips", "img/s", "{:.1f}"),
+    ("speedup_vs_teacher", "x teacher", "{:.2f}"), ("speedup_vs_teacher_torch", "x torch teacher", "{:.2f}"),
     ("size_mb", "size MB", "{:.2f}"), ("params", "params M", "{:.3f}"), ("macs", "MACs M", "{:.1f}"),
-    ("threads", "threads", "{}"), ("reason", "note", "{}"),
+    ("threads", "threads", "{}"), ("busy_other_pct", "other load %", "{:.0f}"), ("reason", "note", "{}"),
 ]
+# The run summary a person reads first: what each artifact is, how accurate, how fast, how big.
+SUMMARY_KEYS = ("name", "role", "backend", "precision", "batch", "status", "top1", "agreement", "latency_ms_p50",
+                "speedup_vs_teacher", "speedup_vs_teacher_torch", "size_mb", "params", "macs", "busy_other_pct", "reason")
+BUSY_PCT = 25.0  # other processes using more than this share of the cores during a row's timing: flagged
 _MILLIONS = {"params", "macs"}
 
 
@@ -33,9 +38,27 @@ def cell(row: dict, key: str, fmt: str) -> str:
     if key in _MILLIONS:
         v = v / 1e6
     try:
-        return fmt.format(v)
+        text = fmt.format(v)
     except (ValueError, TypeError):
         return str(v)
+    return f"{text} busy" if key == "busy_other_pct" and v > BUSY_PCT else text
+
+
+def add_speedups(rows: Sequence[dict], reference_role: str = "teacher") -> None:
+    """Give each timed row two speed-ups over the FP32 `reference_role` at the same batch: on the
+    same runtime (`speedup_vs_teacher`) and in eager PyTorch (`speedup_vs_teacher_torch`)."""
+    from ..backends import REFERENCE_BACKEND, REFERENCE_PRECISION
+
+    refs = {(r.get("backend"), r.get("batch")): r["latency_ms_p50"] for r in rows
+            if r.get("role") == reference_role and r.get("precision") == REFERENCE_PRECISION
+            and r.get("latency_ms_p50") and r.get("status") in ("ok", "inaccurate")}
+    for r in rows:
+        lat = r.get("latency_ms_p50")
+        if not lat:
+            continue
+        same, torch = refs.get((r.get("backend"), r.get("batch"))), refs.get((REFERENCE_BACKEND, r.get("batch")))
+        r["speedup_vs_teacher"] = round(same / lat, 2) if same else None
+        r["speedup_vs_teacher_torch"] = round(torch / lat, 2) if torch else None
 
 
 def table_columns(rows: Sequence[dict]) -> list[tuple[str, str, str]]:
@@ -53,18 +76,25 @@ def markdown_table(rows: Sequence[dict], columns: Sequence[tuple[str, str, str]]
     return "\n".join(lines) + "\n"
 
 
-def rich_table(rows: Sequence[dict], title: str | None = None):
+def summary_columns(rows: Sequence[dict]) -> list[tuple[str, str, str]]:
+    """The summary's columns; `batch` only when rows differ in it (the title then says which)."""
+    one_batch = len({r.get("batch") for r in rows}) == 1
+    return [c for c in table_columns(rows) if c[0] in SUMMARY_KEYS and not (c[0] == "batch" and one_batch)]
+
+
+def rich_table(rows: Sequence[dict], title: str | None = None, columns: Sequence[tuple[str, str, str]] | None = None):
     """The same table for the terminal."""
     from rich.table import Table
+    from rich.text import Text
 
-    cols = table_columns(rows)
+    cols = list(columns or table_columns(rows))
     t = Table(title=title, show_lines=False)
     for key, title_, _ in cols:
-        t.add_column(title_, justify="left" if key in ("name", "backend", "precision", "status", "reason") else "right",
-                     overflow="fold")
+        t.add_column(title_, justify="left" if key in ("name", "role", "backend", "precision", "status", "reason") else "right",
+                     overflow="fold", no_wrap=key in ("name", "role", "backend"))
     colour = {"ok": "green", "inaccurate": "yellow", "export_failed": "red", "skipped": "dim"}
     for r in rows:
-        values = [cell(r, k, f) for k, _, f in cols]
+        values = [Text(cell(r, k, f)) for k, _, f in cols]  # plain text: "pip install 'edgecv[onnx]'" keeps [onnx]
         style = colour.get(r.get("status"), "")
         t.add_row(*values, style=style if r.get("status") != "ok" else None)
     return t
@@ -97,19 +127,21 @@ def pareto_plot(rows: Sequence[dict], path: str | Path, title: str = "top-1 vs l
     points = pareto_points(rows)
     if not points:
         return None
-    import matplotlib
+    from ..utils.plots import pyplot, save_png
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
     backends = sorted({p["backend"] for p in points})
     for i, b in enumerate(backends):
-        pts = [p for p in points if p["backend"] == b]
-        ax.scatter([p["latency_ms_p50"] for p in pts], [p["top1"] for p in pts], label=b, s=40, color=f"C{i}", zorder=3)
-    for p in points:
-        ax.annotate(f"{p['name']} {p['precision']}", (p["latency_ms_p50"], p["top1"]), fontsize=7,
-                    xytext=(4, 3), textcoords="offset points")
+        for teacher in (False, True):  # the teacher's points are stars: what every other point is measured against
+            pts = [p for p in points if p["backend"] == b and (p.get("role") == "teacher") == teacher]
+            if pts:
+                ax.scatter([p["latency_ms_p50"] for p in pts], [p["top1"] for p in pts], s=90 if teacher else 40,
+                           marker="*" if teacher else "o", color=f"C{i}", zorder=3, label=None if teacher else b)
+    for k, p in enumerate(sorted(points, key=lambda p: (p["latency_ms_p50"], p["top1"]))):
+        who = p.get("role") or p["name"]  # roles tell a student from its pruned copy; names do not
+        ax.annotate(f"{who} {p['precision']}", (p["latency_ms_p50"], p["top1"]), fontsize=7,
+                    xytext=(4, 3 if k % 2 else -9), textcoords="offset points")  # alternate sides: fewer overlaps
     front = pareto_front(points)
     ax.plot([p["latency_ms_p50"] for p in front], [p["top1"] for p in front], "--", color="grey", lw=1, zorder=2, label="Pareto front")
     lat = [p["latency_ms_p50"] for p in points]
@@ -123,15 +155,32 @@ def pareto_plot(rows: Sequence[dict], path: str | Path, title: str = "top-1 vs l
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return path
+    return save_png(fig, path)
+
+
+def busy_rows(rows: Sequence[dict], threshold: float = BUSY_PCT) -> list[dict]:
+    """Rows timed while other processes used more than `threshold` % of the machine's cores."""
+    return [r for r in rows if isinstance(r.get("busy_other_pct"), (int, float)) and r["busy_other_pct"] > threshold]
+
+
+def busy_warning(rows: Sequence[dict]) -> str:
+    """A markdown line naming the rows timed on a busy machine ('' when there are none)."""
+    busy = busy_rows(rows)
+    if not busy:
+        return ""
+    return (f"**Busy machine**: other processes used more than {BUSY_PCT:.0f} % of the cores while {len(busy)} "
+            "row(s) were timed, so their latency is likely inflated: "
+            + ", ".join(f"{_row_label(r)} ({r['busy_other_pct']:.0f} %)" for r in busy) + ". Re-run them on an idle machine.")
+
+
+def _row_label(r: dict) -> str:
+    return " ".join(str(r.get(k)) for k in ("name", "backend", "precision") if r.get(k)) + f" batch {r.get('batch', 1)}"
 
 
 def report_markdown(rows: Sequence[dict], environment: dict | None, title: str, plot: str | None) -> str:
     parts = [f"# {title}\n", markdown_table(rows)]
+    if busy_warning(rows):
+        parts.append(f"\n{busy_warning(rows)}\n")
     if plot:
         parts.append(f"\n![top-1 vs p50 latency]({plot})\n")
     if environment:

@@ -16,6 +16,14 @@ class UserError(Exception):
     """An error whose message is the whole story: printed without a traceback."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C with a hint for the user (e.g. the command that resumes the run); `main` prints it."""
+
+    def __init__(self, hint: str):
+        super().__init__(hint)
+        self.hint = hint
+
+
 def build_parser() -> argparse.ArgumentParser:
     from importlib import import_module
 
@@ -32,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .. import app  # noqa: F401  (every command sees what the layers add: ONNX int8/fp16, pruned files)
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -39,16 +49,20 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        hint = getattr(e, "hint", None)  # e.g. `run` says how to resume (Interrupted)
+        print(f"interrupted; {hint}" if hint else "interrupted", file=sys.stderr)
         return 130
     except (UserError, ValueError, KeyError, FileNotFoundError, FileExistsError, RuntimeError, ImportError) as e:
         if os.environ.get("EDGECV_DEBUG"):
             raise
+        from rich.markup import escape
+
         from ..utils.console import get_console
 
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        get_console().print(f"[bold red]error:[/] {msg}", markup=True, highlight=False, soft_wrap=True)
+        # the message is plain text: escaped, so "pip install 'edgecv[onnx]'" keeps its [onnx]
+        get_console().print(f"[bold red]error:[/] {escape(str(msg))}", markup=True, highlight=False, soft_wrap=True)
         return 2
 
 

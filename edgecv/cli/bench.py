@@ -5,6 +5,8 @@ from pathlib import Path
 
 
 def register(sub) -> None:
+    from .args import positive_int
+
     p = sub.add_parser(
         "bench",
         help="benchmark an artifact: latency percentiles, throughput, top-1/5, parity, size",
@@ -15,7 +17,7 @@ def register(sub) -> None:
     p.add_argument("artifact", help="the file to benchmark")
     p.add_argument("--data", metavar="DIR", help="labelled images: DIR/<class>/<image>")
     p.add_argument("--batch", default="1", help="comma-separated batch sizes (default 1), e.g. 1,8,32")
-    p.add_argument("--threads", type=int, help="intra-op threads (default: the library's choice)")
+    p.add_argument("--threads", type=positive_int, help="intra-op threads (default: the library's choice)")
     p.add_argument("--json", metavar="FILE", help="write the rows and the environment to FILE")
     p.add_argument("--out", metavar="DIR", help="write results.json, report.md and pareto.png into a new folder DIR")
     p.add_argument("--backend", help="backend to load it with (default: from metadata or the file suffix)")
@@ -37,35 +39,32 @@ def register(sub) -> None:
 
 
 def _bench(args) -> int:
-    from edgecv.bench import (EvalSet, Thresholds, TimingConfig, benchmark_artifact, fingerprint,
-                              read_class_map, rich_table, write_ledger)
+    from edgecv.app import Predictor, reference_model
+    from edgecv.bench import Thresholds, TimingConfig, benchmark_artifact, fingerprint, read_class_map, rich_table, write_ledger
     from edgecv.cli import UserError
     from edgecv.utils.console import get_console
+    from edgecv.utils.errors import first_line
     from edgecv.utils.io import write_json
 
     batches = _ints(args.batch, "--batch")
     if args.out and Path(args.out).exists() and any(Path(args.out).iterdir()):
         raise FileExistsError(f"--out {args.out} exists and is not empty; choose a new folder")
-    art = open_artifact(args)
-    meta = art.metadata
-    size = int(meta.input_shape[-1]) if isinstance(meta.input_shape[-1], int) else None
-    data = None
-    if args.data:
-        class_map = read_class_map(args.class_map) if args.class_map else None
-        data = EvalSet.from_folder(args.data, size, meta.mean, meta.std, class_map, args.crop_pct)
-    elif args.class_map:
+    if args.class_map and not args.data:
         raise UserError("--class-map needs --data")
-    reference = _reference(args, art)
+    art = open_artifact(args)
+    _check_batch_memory(batches, art)
     try:
+        predictor = Predictor(art, threads=args.threads, crop_pct=args.crop_pct)
+        data = predictor.evalset(args.data, read_class_map(args.class_map) if args.class_map else None) if args.data else None
+        reference = reference_model(art, args.reference)
         timing = TimingConfig(args.warmup, args.min_runs, args.min_time)
         rows = benchmark_artifact(art, data=data, batches=batches, threads=args.threads, reference_model=reference,
                                   timing=timing, thresholds=Thresholds(args.min_agreement, args.max_top1_drop),
-                                  name=Path(args.artifact).stem, strict=True)
+                                  name=Path(args.artifact).stem, runner=predictor.runner, strict=True)
     except (UserError, ValueError, KeyError, FileNotFoundError, ImportError):
         raise
     except Exception as e:  # a runtime's own exception types (e.g. onnxruntime's): no traceback for the user
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"running {args.artifact} failed: {msg}") from None
+        raise UserError(f"running {args.artifact} failed: {first_line(e)}") from None
     env = fingerprint(args.threads)
     con = get_console()
     if con.is_terminal:
@@ -84,55 +83,20 @@ def _bench(args) -> int:
 
 def open_artifact(args):
     """The artifact with its metadata: the sidecar if edgecv made it, else read from the file and flags."""
-    from edgecv.backends import BACKENDS, Artifact
-    from edgecv.cli import UserError
+    from edgecv.app import open_artifact as open_file
 
-    art = Artifact.from_path(args.artifact, args.backend)
-    backend = BACKENDS.get(art.backend)
-    ok, why = backend.available()
-    if not ok:
-        raise UserError(f"backend '{art.backend}' is not available here: {why}")
-    if hasattr(backend, "inspect"):  # validates the file (loadable, one 4-D image input) for every artifact
-        seen = backend.inspect(art.path)
-        if not art.sidecar().is_file():
-            art.metadata = seen
-    meta = art.metadata
-    if args.layout and args.layout != meta.layout:  # the detection guessed wrong: reorder the stored NCHW shape
-        n, a, b, c = meta.input_shape
-        meta.input_shape = [n, c, a, b] if args.layout == "NHWC" else [n, b, c, a]
-        meta.layout = args.layout
-    if args.mean:
-        meta.mean = _floats(args.mean, "--mean")
-    if args.std:
-        meta.std = _floats(args.std, "--std")
-    if args.size:
-        meta.input_shape = [meta.input_shape[0], meta.input_shape[1] if isinstance(meta.input_shape[1], int) else 3, args.size, args.size]
-    if any(not isinstance(d, int) for d in meta.input_shape[1:]):
-        raise UserError(f"{args.artifact}: input shape {meta.input_shape} has symbolic dims; pass --size (and --layout)")
-    return art
+    return open_file(args.artifact, args.backend, args.layout, _floats(args.mean, "--mean") if args.mean else None,
+                     _floats(args.std, "--std") if args.std else None, args.size)
 
 
-def _reference(args, art):
-    """The PyTorch model to compare with: --reference, or the checkpoint `edgecv export` recorded."""
-    if art.backend == "torch":
-        return None
-    path = args.reference or art.metadata.extra.get("source_checkpoint")
-    if not path:
-        return None
-    if not Path(path).is_file():
-        if args.reference:
-            raise FileNotFoundError(f"--reference {path} not found")
-        return None  # the recorded source moved: benchmark without parity
-    from edgecv.models import create_model, load_model
-    from edgecv.models.factory import CHECKPOINT_FORMAT, read_checkpoint
+def _check_batch_memory(batches: list[int], art) -> None:
+    """Refuse a --batch that cannot fit in memory before anything is allocated (the OOM killer would
+    end the process with a bare 'Killed'). The estimate is in edgecv.utils.memory."""
+    from edgecv.utils.memory import check_batch_memory
 
-    spec = art.metadata.extra.get("spec")
-    if read_checkpoint(path).get("format") != CHECKPOINT_FORMAT and spec and not args.reference:
-        # a plain state dict exported with --model: rebuild the same architecture from the recorded spec
-        kwargs = {k: v for k, v in spec.get("kwargs", {}).items() if k != "num_classes"}
-        return create_model(spec["name"], num_classes=spec.get("num_classes"), checkpoint=path,
-                            small_input=spec.get("small_input", False), **kwargs).eval()
-    return load_model(path)[0].eval()
+    chw = list(art.metadata.input_shape)[1:4]  # [batch, C, H, W]: the harness's runners take NCHW
+    if len(chw) == 3 and all(isinstance(d, int) and d > 0 for d in chw):
+        check_batch_memory(batches, chw, "--batch")
 
 
 def _floats(text: str, flag: str) -> list[float]:

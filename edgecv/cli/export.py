@@ -1,7 +1,6 @@
 """`edgecv export`: turn a model (by name, checkpoint, or a run's student) into a deployable artifact."""
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -32,12 +31,14 @@ def register(sub) -> None:
 
 
 def _export(args) -> int:
+    _refuse_output_over_input(args)
     import numpy as np
     import torch
 
-    from edgecv.backends import BACKENDS, Artifact
+    from edgecv.app import Predictor
+    from edgecv.backends import BACKENDS, Artifact, resolve_backend
+    from edgecv.backends.build import build_artifact
     from edgecv.cli import UserError
-    from edgecv.export import build_artifact, resolve_backend
     from edgecv.utils.console import get_console
 
     con = get_console()
@@ -50,8 +51,9 @@ def _export(args) -> int:
     if not ok:
         raise UserError(f"backend '{backend}' is not available here: {why}")
 
-    model, source, pre = load_source(args)
-    size = args.input_size or pre.get("image_size") or _default_size(model)
+    loaded = load_source(args)
+    model, source, pre = loaded.model, loaded.path, loaded.preprocess
+    size = args.input_size or loaded.image_size
     sample = torch.zeros(1, 3, size, size)
     calibration = None
     if args.calib_data:
@@ -77,79 +79,41 @@ def _export(args) -> int:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    # Check the artifact against its PyTorch source before telling the user it is done.
+    # Check the artifact against its PyTorch source, through the Predictor every command uses, before
+    # telling the user it is done.
     from edgecv.backends.torch_eager import module_runner
-    from edgecv.bench.accuracy import parity, run_all
+    from edgecv.eval.logits import parity
 
     x = np.random.default_rng(0).standard_normal((4, 3, size, size)).astype(np.float32)
-    runner = b.load(art)
-    fixed = art.metadata.input_shape[0] if isinstance(art.metadata.input_shape[0], int) else None
-    p = parity(run_all(runner, [x], fixed), module_runner(model)(x))
-    con.print(f"[green]exported[/] {art.metadata.source_model} -> {out} ({out.stat().st_size / 1e6:.2f} MB, "
+    p = parity(Predictor(art).logits(x), module_runner(model)(x))
+    from rich.markup import escape
+
+    con.print(f"[green]exported[/] {escape(str(art.metadata.source_model))} -> {escape(str(out))} ({out.stat().st_size / 1e6:.2f} MB, "
               f"{backend} {art.precision}, input {art.metadata.input_shape})")
     con.print(f"  parity with PyTorch on random inputs: top-1 agreement {p['agreement']:.1f}%, max |diff| {p['max_abs_diff']:.2e}")
     return 0
 
 
 def load_source(args):
-    """(model, checkpoint path or None, preprocessing dict) from RUN_DIR, --checkpoint or --model."""
+    """The model to export (with its source file and preprocessing) from RUN_DIR, --checkpoint or --model."""
+    from edgecv.app import load_model
     from edgecv.cli import UserError
-    from edgecv.models import create_model, data_config, load_model
-    from edgecv.models.factory import CHECKPOINT_FORMAT, read_checkpoint
 
-    pre: dict = {}
-    if args.run_dir:
-        if args.model or args.checkpoint:
-            raise UserError("give either RUN_DIR or --model/--checkpoint, not both")
-        path, pre = run_model_file(Path(args.run_dir), args.role)
-        model, meta = load_model(path)
-    elif args.checkpoint and read_checkpoint(args.checkpoint).get("format") == CHECKPOINT_FORMAT:
-        path = Path(args.checkpoint)
-        model, meta = load_model(path)
-        if args.model and args.model != model.edgecv_spec["name"]:
-            raise UserError(f"{path} holds a '{model.edgecv_spec['name']}', not the '{args.model}' given with --model")
-    elif args.model:
-        path = Path(args.checkpoint) if args.checkpoint else None
-        model, meta = create_model(args.model, num_classes=args.num_classes, checkpoint=path, small_input=args.small_input), {}
-    elif args.checkpoint:
-        raise UserError(f"{args.checkpoint} is a plain state dict: pass --model NAME too (e.g. --model cifar_resnet56)")
-    else:
+    if args.run_dir and (args.model or args.checkpoint):
+        raise UserError("give either RUN_DIR or --model/--checkpoint, not both")
+    if not (args.run_dir or args.model or args.checkpoint):
         raise UserError("nothing to export: give RUN_DIR, --model NAME or --checkpoint FILE")
-    saved = meta.get("data_config") or {}  # what the run trained with, when save_model recorded it
-    for key in ("mean", "std"):
-        if saved.get(key) and key not in pre:
-            pre[key] = list(saved[key])
-    if saved.get("input_size") and "image_size" not in pre:
-        pre["image_size"] = int(saved["input_size"][-1])
-    cfg = data_config(model)
-    pre.setdefault("mean", list(cfg["mean"]))
-    pre.setdefault("std", list(cfg["std"]))
-    if meta.get("class_names"):
-        pre["class_names"] = list(meta["class_names"])
-    return model.eval(), (path.resolve() if path else None), pre
+    return load_model(args.run_dir or args.model, checkpoint=args.checkpoint, role=args.role,
+                      num_classes=args.num_classes, small_input=args.small_input)
 
 
-def run_model_file(run_dir: Path, role: str) -> tuple[Path, dict]:
-    """The newest saved file of `role` in a run, plus the run's preprocessing (mean, std, size)."""
-    manifest = run_dir / "manifest.json"
-    if not manifest.is_file():
-        raise FileNotFoundError(f"{run_dir} is not an edgecv run folder (no manifest.json)")
-    records = json.loads(manifest.read_text()).get("records", [])
-    files = records[-1].get("model_files", {}) if records else {}
-    if role not in files:
-        raise ValueError(f"{manifest}: the last stage saved no '{role}' model (have: {', '.join(files) or 'none'})")
-    pre = {}
-    recipe = run_dir / "recipe.json"
-    if recipe.is_file():
-        data = json.loads(recipe.read_text()).get("data") or {}
-        pre = {k: v for k, v in (("mean", data.get("mean")), ("std", data.get("std")), ("image_size", data.get("image_size"))) if v}
-    path = Path(files[role])
-    if not path.is_file() and "stages" in path.parts:  # recorded relative to where the run was started
-        path = run_dir.joinpath(*path.parts[path.parts.index("stages"):])
-    return path, pre
+def _refuse_output_over_input(args) -> None:
+    """-o must not replace what is being exported: --checkpoint, or any model file of RUN_DIR."""
+    from edgecv.cli import UserError
+    from edgecv.cli.args import refuse_output_over_input, same_file
 
-
-def _default_size(model) -> int:
-    from edgecv.models import data_config
-
-    return int(data_config(model)["input_size"][-1])
+    refuse_output_over_input(args.output, checkpoint=args.checkpoint)
+    if args.run_dir:
+        for f in Path(args.run_dir).glob("stages/*/models/*"):
+            if same_file(args.output, f):
+                raise UserError(f"-o must differ from the input file: {args.output} is {f}, a model file of the run {args.run_dir}")

@@ -10,18 +10,76 @@ def register(sub) -> None:
     p.set_defaults(func=_info)
 
 
+# An extra's packages when the package metadata cannot be read (e.g. a source tree that is not installed).
+EXTRA_PACKAGES = {"onnx": ["onnx", "onnxruntime", "onnxslim"], "tflite": ["litert-torch", "ai-edge-litert"],
+                  "tensorrt": ["tensorrt", "pycuda"]}
+
+
+def extra_packages(extra: str) -> list[str]:
+    """The distributions a pip extra installs, from edgecv's metadata (`name; extra == "tensorrt"` lines)."""
+    import re
+    from importlib.metadata import PackageNotFoundError, requires
+
+    try:
+        reqs = requires("edgecv") or []
+    except PackageNotFoundError:
+        reqs = []
+    names = [re.match(r"[A-Za-z0-9_.\-]+", r)[0] for r in reqs
+             if re.search(r"""extra\s*==\s*["']""" + re.escape(extra) + r"""["']""", r)]
+    return list(dict.fromkeys(names)) or list(EXTRA_PACKAGES.get(extra, []))
+
+
+def package_installed(dist: str) -> bool:
+    """Whether a distribution is installed (its metadata), else whether its import name is findable."""
+    import importlib.util
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        distribution(dist)
+        return True
+    except PackageNotFoundError:
+        pass
+    try:
+        return importlib.util.find_spec(dist.replace("-", "_").lower()) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def backend_status() -> list[dict]:
-    from edgecv.backends import BACKENDS
+    """Every backend edgecv knows: the registered ones, and those of a backend extra whose edgecv module
+    is not part of this version (TensorRT), each with why it is unusable and the extra to install."""
+    from edgecv.backends import BACKENDS, UNSHIPPED_BACKENDS
 
     out = []
     for name in BACKENDS.names():
         b = BACKENDS.get(name)
         ok, why = b.available()
-        extra = getattr(b, "extra", "")
-        out.append({"backend": name, "available": ok, "suffix": getattr(b, "suffix", ""),
-                    "precisions": list(getattr(b, "precisions", ()) or ()),
-                    "note": "" if ok else (why or (f"pip install 'edgecv[{extra}]'" if extra else "unavailable"))})
+        extra = b.extra
+        install = f"pip install 'edgecv[{extra}]'" if extra else ""
+        note = "" if ok else (why or "unavailable")
+        if not ok and install and install not in note:
+            note += f"; {install}"
+        out.append({"backend": name, "available": ok, "suffix": b.suffix,
+                    "precisions": [p for p, why_not in b.buildable().items() if not why_not], "extra": extra or None,
+                    "install": install or None, "in_this_version": True,
+                    "packages": {p: package_installed(p) for p in (extra_packages(extra) if extra else [])},
+                    "note": note})
+    for name, extra in UNSHIPPED_BACKENDS.items():
+        packages = {p: package_installed(p) for p in extra_packages(extra)}
+        missing = [p for p, ok in packages.items() if not ok]
+        install = f"pip install 'edgecv[{extra}]'"
+        state = (f"{', '.join(missing)} not installed: {install}" if missing
+                 else f"its packages ({', '.join(packages)}) are installed")
+        out.append({"backend": name, "available": False, "suffix": "", "precisions": [], "extra": extra,
+                    "install": install, "in_this_version": False, "packages": packages,
+                    "note": f"edgecv's {name} backend is not part of this version (edgecv {_version()}); {state}"})
     return out
+
+
+def _version() -> str:
+    from edgecv.cli import _version as version
+
+    return version()
 
 
 def _info(args) -> int:
@@ -35,6 +93,7 @@ def _info(args) -> int:
         print(json.dumps({"environment": env, "backends": backends}, indent=2))
         return 0
     from rich.table import Table
+    from rich.text import Text
 
     from edgecv.utils.console import get_console
 
@@ -49,8 +108,8 @@ def _info(args) -> int:
     t = Table(title="backends")
     for col in ("backend", "usable", "file", "precisions", "to enable"):
         t.add_column(col)
-    for b in backends:
+    for b in backends:  # the note is plain text: "pip install 'edgecv[tensorrt]'" must keep its [tensorrt]
         t.add_row(b["backend"], "[green]yes[/]" if b["available"] else "[red]no[/]", b["suffix"],
-                  ", ".join(b["precisions"]), b["note"])
+                  ", ".join(b["precisions"]), Text(b["note"]))
     con.print(t)
     return 0

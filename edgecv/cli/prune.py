@@ -6,6 +6,8 @@ from pathlib import Path
 
 
 def register(sub) -> None:
+    from .args import positive_int
+
     p = sub.add_parser(
         "prune",
         help="remove whole channels to a MACs, params or latency target (with KD fine-tuning)",
@@ -20,18 +22,18 @@ def register(sub) -> None:
     target.add_argument("--params-ratio", type=float, metavar="R", help="stop at params <= R x original (0 < R < 1)")
     target.add_argument("--latency-ms", type=float, metavar="T", help="stop at p50 latency <= T ms on --backend")
     p.add_argument("--backend", default="onnxruntime", help="where latency is measured (default onnxruntime)")
-    p.add_argument("--threads", type=int, default=2, help="backend threads for latency (default 2)")
+    p.add_argument("--threads", type=positive_int, default=2, help="backend threads for latency (default 2)")
     p.add_argument("--importance", default="l2", choices=["l1", "l2", "bn", "taylor"], help="channel importance (default l2)")
     p.add_argument("--allocation", default="uniform", choices=["uniform", "global"], help="per-group share (default uniform)")
     p.add_argument("--round-to", type=int, metavar="N", help="keep channel counts multiples of N (e.g. 8)")
     p.add_argument("--max-layer-ratio", type=float, default=0.9, help="most any group may lose (default 0.9)")
     p.add_argument("--ignore", action="append", default=[], metavar="LAYER", help="never prune this layer (repeatable)")
-    p.add_argument("--steps", type=int, default=1, help="iterative steps with a fine-tune after each (default 1)")
+    p.add_argument("--steps", type=positive_int, default=1, help="iterative steps with a fine-tune after each (default 1)")
     p.add_argument("--finetune-data", metavar="DIR", help="ImageFolder root with train/ and val/ for fine-tuning")
     p.add_argument("--epochs", type=int, default=1, help="fine-tune epochs after each step (default 1)")
     p.add_argument("--final-epochs", type=int, default=0, help="extra fine-tune epochs at the end (default 0)")
     p.add_argument("--lr", type=float, default=0.01, help="fine-tune learning rate (default 0.01)")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--amp", default="auto", choices=["auto", "off", "fp16", "bf16"],
                    help="fine-tune autocast (auto: fp16 on CUDA, off on CPU; bf16 pays on AVX512-BF16 CPUs)")
     p.add_argument("--channels-last", action="store_true", help="fine-tune in NHWC memory format (faster convolutions)")
@@ -54,8 +56,13 @@ def register(sub) -> None:
 
 
 def _prune(args) -> int:
+    from edgecv.cli.args import refuse_output_over_input
+
+    refuse_output_over_input(args.output, checkpoint=args.checkpoint, teacher_checkpoint=args.teacher_checkpoint)
+    _check_extras(args)  # before any model or data is loaded: a missing extra must not cost a pruning run
     from edgecv.cli import UserError
-    from edgecv.models import data_config, save_model
+    from edgecv.distill import renormalize_for
+    from edgecv.models import data_config, model_name, save_model
     from edgecv.prune.iterative import prune_model, steps_markdown
     from edgecv.prune.spec import PruneSpec, SensitivitySpec
     from edgecv.utils.console import get_console
@@ -89,17 +96,39 @@ def _prune(args) -> int:
         if not args.no_kd:
             teacher = (_load(args.teacher, args.teacher_checkpoint, args, data, "--teacher")
                        if args.teacher or args.teacher_checkpoint else copy.deepcopy(model))
-            teacher_input = _renormalize(data, teacher)
+            teacher_input = renormalize_for(teacher, data.mean, data.std)
     result = prune_model(model, spec, train_loader=train_loader, val_loader=val_loader, teacher=teacher,
                          teacher_input=teacher_input, input_shape=(1, 3, size, size), out_dir=args.log_dir,
                          device=args.device, seed=args.seed)
-    extra = {"pruning": model.edgecv_pruning, "prune_steps": result.steps, "image_size": size}
+    extra = {"prune_steps": result.steps, "image_size": size}  # the pruning history goes in as a checkpoint extension
     if data is not None:
         extra["class_names"] = data.class_names
     save_model(model, out, extra)
     print(steps_markdown(result.steps))
-    con.print(f"[green]pruned[/] {model.edgecv_spec['name']} -> {out}")
+    from rich.markup import escape
+
+    con.print(f"[green]pruned[/] {escape(model_name(model))} -> {escape(str(out))}")
     return 0
+
+
+def _check_extras(args) -> None:
+    """Pruning needs torch-pruning, and every step (the start, each step, a --latency-ms target) is
+    timed on --backend: both must be installed before anything runs."""
+    import importlib.util
+
+    from edgecv.backends import BACKENDS, resolve_backend
+    from edgecv.cli import UserError
+
+    if importlib.util.find_spec("torch_pruning") is None:
+        raise UserError("`edgecv prune` needs torch-pruning, which is not installed: pip install 'edgecv[prune]'")
+    backend = BACKENDS.get(resolve_backend(args.backend))  # a format name such as 'onnx' works too
+    ok, why = backend.available()
+    if not ok:
+        what = f"the --latency-ms {args.latency_ms} target" if args.latency_ms is not None else "the model before and after each step"
+        extra = backend.extra
+        hint = "" if "pip install" in (why or "") or not extra else f": pip install 'edgecv[{extra}]'"
+        raise UserError(f"--backend {args.backend} is not available here ({why or 'not installed'}{hint}); "
+                        f"`edgecv prune` times {what} on it, so install it or choose another --backend (see `edgecv info`)")
 
 
 def _spec(spec_cls, sens_cls, **kw):
@@ -142,29 +171,17 @@ def _data(args):
 
 def _load(name, checkpoint, args, data, what):
     """An edgecv model file (its spec says what it is), or a registered model with optional state dict."""
+    from edgecv.app import load_model
     from edgecv.cli import UserError
-    from edgecv.models import create_model, load_model
-    from edgecv.models.factory import CHECKPOINT_FORMAT, read_checkpoint
 
-    if checkpoint and read_checkpoint(checkpoint).get("format") == CHECKPOINT_FORMAT:
-        model, _ = load_model(checkpoint)
-        if name and name != model.edgecv_spec["name"]:
-            raise UserError(f"{checkpoint} holds a '{model.edgecv_spec['name']}', not the '{name}' given")
-        return model
-    if not name:
-        raise UserError(f"{what}: give a model name ({checkpoint} is a plain state dict)" if checkpoint
-                        else f"{what}: give a model name or an edgecv model file")
-    classes = args.num_classes or (data.num_classes if data is not None else None)
-    return create_model(name, num_classes=classes, checkpoint=checkpoint, small_input=args.small_input)
+    if not name and not checkpoint:
+        raise UserError(f"{what}: give a model name or an edgecv model file")
+    try:
+        classes = args.num_classes or (data.num_classes if data is not None else None)
+        return load_model(name, checkpoint=checkpoint, num_classes=classes, small_input=args.small_input).model
+    except ValueError as e:
+        raise UserError(f"{what}: {e}") from None
 
 
 def _outputs(model):
     return (getattr(model, "edgecv_spec", None) or {}).get("num_classes")
-
-
-def _renormalize(data, teacher):
-    from edgecv.distill import Renormalize
-    from edgecv.models import data_config
-
-    cfg = data_config(teacher)
-    return Renormalize(data.mean, data.std, cfg["mean"], cfg["std"])

@@ -5,6 +5,8 @@ from pathlib import Path
 
 
 def register(sub) -> None:
+    from .args import positive_int
+
     p = sub.add_parser(
         "quantize",
         help="INT8 (calibrated QDQ) or FP16 ONNX from an FP32 ONNX file, optionally within an accuracy budget",
@@ -18,7 +20,7 @@ def register(sub) -> None:
     p.add_argument("--precision", required=True, choices=["int8", "fp16"])
     p.add_argument("--calib-data", metavar="DIR", help="calibration images (ImageFolder or a flat folder); needed for int8")
     p.add_argument("--method", default="minmax", choices=["minmax", "entropy", "percentile"], help="activation calibration (default minmax)")
-    p.add_argument("--calib-size", type=int, default=256, metavar="N", help="calibration images used (default 256)")
+    p.add_argument("--calib-size", type=positive_int, default=256, metavar="N", help="calibration images used (default 256)")
     p.add_argument("--percentile", type=float, default=99.999, help="with --method percentile (default 99.999)")
     p.add_argument("--per-tensor", action="store_true", help="one scale per weight tensor (default: per output channel)")
     p.add_argument("--activation-type", default="uint8", choices=["uint8", "int8"],
@@ -29,7 +31,7 @@ def register(sub) -> None:
     p.add_argument("--group-size", type=int, help="nodes put back to FP32 per budget step (default ~5%% of them)")
     p.add_argument("--mean", help="per-channel mean if the file has no edgecv metadata, e.g. 0.485,0.456,0.406")
     p.add_argument("--std", help="per-channel std, e.g. 0.229,0.224,0.225")
-    p.add_argument("--threads", type=int, help="ONNX Runtime threads for measurements")
+    p.add_argument("--threads", type=positive_int, help="ONNX Runtime threads for measurements")
     p.add_argument("--report", metavar="FILE", help="also write the report as JSON")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the quantized .onnx")
     p.set_defaults(func=_quantize)
@@ -84,7 +86,9 @@ def _quantize(args) -> int:
         val = EvalSet.from_folder(args.val_data, size, mean, std)
     res = quantize_onnx(src, out, args.precision, calibration, spec=spec, val=val, log=con.print)
     rep = res.report
-    con.print(f"[green]wrote[/] {out} ({out.stat().st_size / 1e6:.2f} MB, {args.precision}); {summary_line(rep)}")
+    from rich.markup import escape
+
+    con.print(f"[green]wrote[/] {escape(str(out))} ({out.stat().st_size / 1e6:.2f} MB, {args.precision}); {escape(summary_line(rep))}")
     if rep.get("steps"):
         print(steps_markdown(rep["steps"]), end="")
     if rep.get("budget") is not None and not rep.get("budget_met"):

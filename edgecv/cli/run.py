@@ -20,7 +20,8 @@ def register(sub) -> None:
 
 def _run(args) -> int:
     import edgecv
-    from edgecv.pipeline import latest_run
+    from edgecv.cli import Interrupted
+    from edgecv.pipeline import default_out_dir, latest_run
 
     recipe = edgecv.load_recipe(args.recipe, args.overrides)
     out = args.out
@@ -28,6 +29,18 @@ def _run(args) -> int:
         out = latest_run(recipe.name)
         if out is None:
             raise FileNotFoundError(f"--resume: no earlier run of '{recipe.name}' found; pass --out DIR")
-    ctx = edgecv.run(recipe, out_dir=out, resume=args.resume)
+    out = out or default_out_dir(recipe.name)  # chosen here so a Ctrl-C can say where to resume
+    try:
+        ctx = edgecv.run(recipe, out_dir=out, resume=args.resume)
+    except KeyboardInterrupt:
+        raise Interrupted(f"resume with: {resume_command(args.recipe, out, args.overrides)}") from None
     print(f"report: {ctx.out_dir / 'report.md'}")
     return 0
+
+
+def resume_command(recipe: str, out, overrides: list[str]) -> str:
+    """The shell command that continues this run (same recipe, same --set overrides)."""
+    import shlex
+
+    sets = "".join(f" --set {shlex.quote(o)}" for o in overrides)
+    return f"edgecv run {shlex.quote(str(recipe))} --out {shlex.quote(str(out))}{sets} --resume"

@@ -15,13 +15,20 @@ def register(sub) -> None:
 
 
 def _validate(args) -> int:
+    from rich.markup import escape
+
     import edgecv
     from edgecv.utils.console import get_console
 
     recipe = edgecv.load_recipe(args.recipe, args.overrides)
+    from edgecv.recipe import RecipeError, check_recipe_resources
+
+    problems = check_recipe_resources(recipe)  # what `run` would refuse: unknown models, missing files
+    if problems:
+        raise RecipeError(str(args.recipe), problems)
     con = get_console()
-    con.print(f"[green]ok[/] {args.recipe}: '{recipe.name}', student {recipe.student.name}"
-              + (f", teacher {recipe.teacher.name}" if recipe.teacher else ""))
+    con.print(f"[green]ok[/] {escape(str(args.recipe))}: '{escape(recipe.name)}', student {escape(recipe.student.name)}"
+              + (f", teacher {escape(recipe.teacher.name)}" if recipe.teacher else ""))
     for st in recipe.stages:
         con.print(f"  {st.index}. {st.type}")
     return 0

@@ -80,23 +80,28 @@ class CalibrationSource:
         return loop
 
     def onnx_reader(self, input_name: str):
-        """An onnxruntime.quantization CalibrationDataReader over the same batches (one image a feed)."""
-        from onnxruntime.quantization import CalibrationDataReader
+        """An onnxruntime.quantization CalibrationDataReader over the same images (one a feed)."""
+        return array_reader(np.concatenate(self.batches()), input_name)
 
-        source = self
 
-        class _Reader(CalibrationDataReader):
-            def __init__(self):
-                self._it = iter(())
-                self.rewind()
+def array_reader(images: np.ndarray, input_name: str):
+    """An onnxruntime.quantization CalibrationDataReader over an NCHW array, one image per feed."""
+    from onnxruntime.quantization import CalibrationDataReader
 
-            def get_next(self):
-                return next(self._it, None)
+    class _Reader(CalibrationDataReader):
+        def __init__(self):
+            self.rewind()
 
-            def rewind(self):
-                self._it = ({input_name: b[i : i + 1]} for b in source.batches() for i in range(len(b)))
+        def get_next(self):
+            return next(self._it, None)
 
-        return _Reader()
+        def rewind(self):
+            self._it = ({input_name: images[i : i + 1]} for i in range(len(images)))
+
+        def __len__(self):
+            return len(images)
+
+    return _Reader()
 
 
 class _FlatImages:

@@ -43,6 +43,14 @@ class Renormalize(nn.Module):
         return x * self.scale + self.shift
 
 
+def renormalize_for(teacher: nn.Module, mean, std) -> Renormalize:
+    """The adapter from inputs normalised with `mean`/`std` to what `teacher`'s data config expects."""
+    from ..models import data_config
+
+    cfg = data_config(teacher)
+    return Renormalize(mean, std, cfg["mean"], cfg["std"])
+
+
 class Distiller(nn.Module):
     """forward(x, y) -> (loss, student_logits). Teachers stay frozen and in eval mode."""
 

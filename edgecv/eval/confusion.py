@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..utils.io import atomic_path, write_text
+from ..utils.io import write_text
 
 
 def write_confusion(conf: np.ndarray, class_names: list[str], per_class: list[float], out_prefix: Path, title: str) -> dict:
@@ -32,10 +32,9 @@ def write_confusion(conf: np.ndarray, class_names: list[str], per_class: list[fl
 
 
 def _plot(conf: np.ndarray, class_names: list[str], path: Path, title: str) -> None:
-    import matplotlib
+    from ..utils.plots import pyplot, save_png
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     n = len(class_names)
     norm = conf / np.maximum(conf.sum(axis=1, keepdims=True), 1)
@@ -54,6 +53,4 @@ def _plot(conf: np.ndarray, class_names: list[str], path: Path, title: str) -> N
                             color="white" if norm[i, j] > 0.5 else "black")
     fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    save_png(fig, path, dpi=110)

@@ -6,6 +6,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .logits import topk_indices
+
 
 @torch.no_grad()
 def predict(model: torch.nn.Module | Callable, loader, device="cpu") -> tuple[np.ndarray, np.ndarray]:
@@ -24,10 +26,9 @@ def accuracy_metrics(logits: np.ndarray, targets: np.ndarray, num_classes: int |
     """top1/top5 (percent), per-class accuracy and the confusion matrix (rows: true, cols: predicted)."""
     n, c = logits.shape
     num_classes = num_classes or c
-    order = np.argsort(-logits, axis=1)
+    order = topk_indices(logits, 5)
     top1 = order[:, 0]
-    k = min(5, c)
-    hit5 = (order[:, :k] == targets[:, None]).any(axis=1)
+    hit5 = (order == targets[:, None]).any(axis=1)
     conf = np.zeros((num_classes, max(num_classes, c)), dtype=np.int64)
     np.add.at(conf, (targets, top1), 1)
     conf = conf[:, :num_classes] if c >= num_classes else conf

@@ -1,5 +1,4 @@
-"""Export models to deployable artifacts: ONNX here; every backend through `build_artifact`."""
-from .build import BuildResult, build_artifact, resolve_backend
-from .onnx_export import ExportError, export_onnx
+"""Export: PyTorch model -> file (ONNX, TFLite). Backends build artifacts on top of these."""
+from .onnx_export import ExportError, export_onnx, set_onnx_metadata
 
-__all__ = ["BuildResult", "ExportError", "build_artifact", "export_onnx", "resolve_backend"]
+__all__ = ["ExportError", "export_onnx", "set_onnx_metadata"]

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Sequence
 
+from ..utils.errors import first_line
 from ..utils.io import atomic_path
 
 MIN_OPSET = 17
@@ -44,7 +45,9 @@ def export_onnx(
     if len(input_shape) != 4:
         raise ValueError(f"input_shape must be NCHW (4 numbers), got {list(input_shape)}")
     path = Path(path)
-    name = (getattr(model, "edgecv_spec", None) or {}).get("name", type(model).__name__)
+    from ..models import model_name
+
+    name = model_name(model)
     was_training = model.training
     model.eval()
     device = next(iter(model.parameters()), torch.empty(0)).device
@@ -57,21 +60,30 @@ def export_onnx(
             except ExportError:
                 raise
             except Exception as e:  # unsupported op, tracing failure: name the model and the cause
-                raise ExportError(f"ONNX export of '{name}' failed: {_first_line(e)}") from e
+                raise ExportError(f"ONNX export of '{name}' failed: {first_line(e, 500)}") from e
             if simplify:
                 proto = _slim(proto, name)
             try:
                 onnx.checker.check_model(proto, full_check=True)
             except Exception as e:
-                raise ExportError(f"exported ONNX graph of '{name}' fails onnx.checker: {_first_line(e)}") from e
+                raise ExportError(f"exported ONNX graph of '{name}' fails onnx.checker: {first_line(e, 500)}") from e
             _check_dynamic_batch(proto, name)
             if metadata:
-                entry = proto.metadata_props.add()
-                entry.key, entry.value = METADATA_KEY, json.dumps(metadata, default=str)
+                set_onnx_metadata(proto, metadata)
             onnx.save(proto, str(tmp))
     finally:
         model.train(was_training)
     return path
+
+
+def set_onnx_metadata(proto, metadata: dict) -> None:
+    """Store edgecv's artifact metadata inside the ONNX file (replacing an earlier entry), so the file
+    describes itself even without its sidecar."""
+    kept = [p for p in proto.metadata_props if p.key != METADATA_KEY]
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(kept)
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, json.dumps(metadata, default=str)
 
 
 def _torch_export(model, sample, out: Path, opset: int, exporter: str) -> None:
@@ -130,15 +142,10 @@ def _slim(proto, name: str):
     try:
         return onnxslim.slim(proto)
     except Exception as e:
-        raise ExportError(f"onnxslim could not clean the ONNX graph of '{name}': {_first_line(e)}") from e
+        raise ExportError(f"onnxslim could not clean the ONNX graph of '{name}': {first_line(e, 500)}") from e
 
 
 def _check_dynamic_batch(proto, name: str) -> None:
     dims = proto.graph.input[0].type.tensor_type.shape.dim
     if not dims or not dims[0].dim_param:
         raise ExportError(f"exported ONNX graph of '{name}' has a fixed batch dimension; expected a dynamic one")
-
-
-def _first_line(e: Exception) -> str:
-    text = str(e).strip() or type(e).__name__
-    return text.splitlines()[0][:500]

@@ -1,4 +1,6 @@
-"""CIFAR ResNet-20/32/44/56 (He et al. 2016, option-A shortcuts), registered in timm's registry.
+"""CIFAR ResNet-8/14/20/32/44/56 (He et al. 2016, option-A shortcuts), registered in timm's registry.
+
+ResNet-8 and -14 (one and two blocks per stage) are the small students of the family.
 
 Layer names match the widely used `akamaster/pytorch_resnet_cifar10` checkpoints, so those load with
 strict=True once their `module.` prefix is stripped.
@@ -105,6 +107,16 @@ def _build(depth: int, pretrained: bool, kwargs: dict) -> CifarResNet:
     model.pretrained_cfg = _cfg(depth)
     model.default_cfg = model.pretrained_cfg
     return model
+
+
+@register_model
+def cifar_resnet8(pretrained: bool = False, **kwargs) -> CifarResNet:
+    return _build(8, pretrained, kwargs)
+
+
+@register_model
+def cifar_resnet14(pretrained: bool = False, **kwargs) -> CifarResNet:
+    return _build(14, pretrained, kwargs)
 
 
 @register_model

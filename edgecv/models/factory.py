@@ -11,9 +11,11 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from ..utils.errors import first_line
 from ..utils.io import torch_save
 from . import cifar_resnet as _cifar_resnet  # noqa: F401  (registers cifar_resnet*)
 from . import squeezenet as _squeezenet  # noqa: F401  (registers squeezenet1_*)
+from .extensions import CHECKPOINT_EXTENSIONS
 from .small_input import adapt_to_small_input
 
 CHECKPOINT_FORMAT = "edgecv-model"
@@ -35,7 +37,7 @@ def create_model(
 
         raise KeyError(
             f"unknown model '{name}'{did_you_mean(name, timm.list_models())}; "
-            "any timm model name, cifar_resnet20/32/44/56 or squeezenet1_0/1_1 works"
+            "any timm model name, cifar_resnet8/14/20/32/44/56 or squeezenet1_0/1_1 works"
         )
     if num_classes is not None:
         kwargs["num_classes"] = num_classes
@@ -51,6 +53,11 @@ def create_model(
     if checkpoint is not None:
         load_weights(model, checkpoint)
     return model
+
+
+def model_name(model) -> str:
+    """The registered name edgecv built the model under, else its class name."""
+    return (getattr(model, "edgecv_spec", None) or {}).get("name") or type(model).__name__
 
 
 def _num_classes(model: nn.Module) -> int | None:
@@ -73,10 +80,27 @@ def read_checkpoint(path: str | Path) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # pickle errors, truncated files, non-torch files
-        raise ValueError(f"cannot read checkpoint {path}: {e}") from None
+        raise ValueError(_unreadable(path, e)) from None
     if not isinstance(ckpt, dict):
         raise ValueError(f"checkpoint {path} holds a {type(ckpt).__name__}, expected a dict of tensors")
     return ckpt
+
+
+def _unreadable(path: Path, e: Exception) -> str:
+    """Why a file could not be loaded with weights_only=True, in edgecv's words: PyTorch's own message
+    advises weights_only=False (arbitrary code execution), which must never reach a user."""
+    import re
+
+    text = str(e)
+    if "weights_only" in text or "Weights only load failed" in text:
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+        if found:
+            return (f"cannot read checkpoint {path}: it is not a weights-only checkpoint edgecv can load safely "
+                    f"(it holds pickled Python objects, e.g. {found[1]}); save the weights with "
+                    "torch.save(model.state_dict(), FILE) or edgecv.save_model")
+        return (f"cannot read checkpoint {path}: it is not a weights-only checkpoint edgecv can load safely "
+                "(not a PyTorch weights file, or a damaged one)")
+    return f"cannot read checkpoint {path}: {first_line(e, 10_000)}"
 
 
 def extract_state_dict(ckpt: dict) -> dict[str, torch.Tensor]:
@@ -92,12 +116,12 @@ def load_weights(model: nn.Module, checkpoint: str | Path, strict: bool = True) 
     state = extract_state_dict(read_checkpoint(checkpoint))
     try:
         model.load_state_dict(state, strict=strict)
-    except RuntimeError as e:
-        first = str(e).splitlines()[:6]
-        raise ValueError(
-            f"checkpoint {checkpoint} does not match model "
-            f"'{getattr(model, 'edgecv_spec', {}).get('name', type(model).__name__)}': " + " ".join(first)
-        ) from None
+    except RuntimeError:
+        from .mismatch import mismatch_summary
+
+        name = model_name(model)
+        raise ValueError(f"checkpoint {checkpoint} does not match model '{name}': "
+                         f"{mismatch_summary(model, state, name)}") from None
     return model
 
 
@@ -111,9 +135,14 @@ def save_model(model: nn.Module, path: str | Path, extra: dict | None = None) ->
     if spec is None:
         raise ValueError("model was not built by edgecv.create_model; its spec is unknown")
     payload = {"format": CHECKPOINT_FORMAT, "version": 1, "spec": spec, "state_dict": model.state_dict()}
-    if getattr(model, "edgecv_pruning", None):
-        payload["pruning"] = model.edgecv_pruning  # replayed by load_model to rebuild pruned shapes
+    used = []
+    for key in CHECKPOINT_EXTENSIONS.names():  # e.g. `pruning`, replayed by load_model to rebuild shapes
+        value = CHECKPOINT_EXTENSIONS.get(key).save(model)
+        if value:
+            payload[key] = value
+            used.append(key)
     payload.update(extra or {})
+    payload["extensions"] = sorted(set(used) | {k for k in (extra or {}) if k in CHECKPOINT_EXTENSIONS})
     return torch_save(payload, path)
 
 
@@ -129,14 +158,19 @@ def load_model(path: str | Path) -> tuple[nn.Module, dict]:
     kwargs = dict(spec.get("kwargs", {}))
     kwargs.pop("num_classes", None)
     model = create_model(spec["name"], num_classes=spec.get("num_classes"), small_input=spec.get("small_input", False), **kwargs)
-    if ckpt.get("pruning"):
-        from ..prune.history import replay  # pruned shapes are rebuilt from the recorded history
-
-        model = replay(model, ckpt["pruning"])
+    # Files written before `extensions` was recorded name their pruning history only by its key.
+    for key in ckpt.get("extensions") or (["pruning"] if ckpt.get("pruning") else []):
+        if key not in CHECKPOINT_EXTENSIONS:
+            raise ValueError(f"{path} needs the '{key}' checkpoint extension, which is not loaded: "
+                             "use edgecv.load_model (it loads every extension) or import edgecv.prune")
+        model = CHECKPOINT_EXTENSIONS.get(key).load(model, ckpt[key])
         model.edgecv_spec = spec
     try:
         model.load_state_dict(ckpt["state_dict"], strict=True)
-    except RuntimeError as e:
-        raise ValueError(f"{path}: weights do not match the recorded architecture: {str(e).splitlines()[0]}") from None
+    except RuntimeError:
+        from .mismatch import mismatch_summary
+
+        raise ValueError(f"{path}: weights do not match the recorded architecture '{spec['name']}': "
+                         f"{mismatch_summary(model, ckpt['state_dict'], spec['name'])}") from None
     meta = {k: v for k, v in ckpt.items() if k != "state_dict"}
     return model, meta

@@ -10,6 +10,7 @@ Everything heavy (torch-pruning, torch) is imported when a function is first use
 from __future__ import annotations
 
 from ..utils.lazy import lazy_getattr
+from . import checkpoint as _checkpoint  # noqa: F401  (registers the `pruning` checkpoint extension)
 
 _LAZY = {
     "prune_model": ("iterative", "prune_model"),

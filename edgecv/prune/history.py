@@ -17,6 +17,8 @@ from typing import Any, Iterator
 import torch
 import torch.nn as nn
 
+from ..models import model_name
+
 FORMAT = "edgecv-pruning"
 VERSION = 1
 
@@ -97,7 +99,7 @@ def replay(model: nn.Module, history: dict) -> nn.Module:
     from .rewrites import refreeze, replay_rewrites
 
     check_format(history)
-    name = (getattr(model, "edgecv_spec", None) or {}).get("name", type(model).__name__)
+    name = model_name(model)
     diff = _first_difference(history["base_shapes"], state_shapes(model))
     if diff:
         raise ValueError(f"this pruning history was recorded on a different model than '{name}': {diff}")

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from ..models import model_name
 from . import measure
 from .spec import PruneSpec
 
@@ -78,7 +79,7 @@ def prune_model(model: nn.Module, spec: PruneSpec | None = None, *, train_loader
     t0 = time.perf_counter()
     base = _measure(model, shape, val, spec, timed, out, device)
     steps = [{"step": 0, **base, "macs_ratio": 1.0, "params_ratio": 1.0, "seconds": 0.0}]
-    console.print(f"[bold]prune[/] {_name(model)} to {spec.describe_target()} in up to {spec.steps} step(s) "
+    console.print(f"[bold]prune[/] {model_name(model)} to {spec.describe_target()} in up to {spec.steps} step(s) "
                   f"({spec.importance}, {spec.allocation}): start {_fmt(steps[0])}")
 
     if train_loader is None and ft.epochs:
@@ -90,7 +91,7 @@ def prune_model(model: nn.Module, spec: PruneSpec | None = None, *, train_loader
         sval = measure.take_batches(val_loader, spec.sensitivity.max_images)
         scan = scan_sensitivity(model, example, sval, spec.sensitivity.ratios, spec.importance, spec.ignore, device, console)
         if out:
-            files.update(write_scan(scan, out, f"{_name(model)}: top-1 drop when one group is pruned"))
+            files.update(write_scan(scan, out, f"{model_name(model)}: top-1 drop when one group is pruned"))
         if spec.sensitivity.apply:
             layer_ratios = ratios_from_scan(scan, spec.sensitivity.max_drop)
 
@@ -154,7 +155,7 @@ def prune_model(model: nn.Module, spec: PruneSpec | None = None, *, train_loader
 
 def _check_names(model: nn.Module, spec: PruneSpec) -> None:
     from .importance import check_importance_fits
-    from .pruner import model_name, resolve_layers
+    from .pruner import resolve_layers
 
     resolve_layers(model, spec.ignore, "ignore")
     resolve_layers(model, spec.layer_ratios, "layer_ratios")
@@ -167,7 +168,7 @@ def _measure(model, shape, val, spec: PruneSpec, timed: bool, out, device) -> di
     if timed:
         lat = measure.latency(model, spec.backend, spec.threads, shape, out)
         row.update(latency_ms_p50=lat["latency_ms_p50"], latency_backend=f"{lat['backend']}/{spec.threads}t",
-                   onnx_max_abs_diff=lat.get("max_abs_diff"))
+                   onnx_max_abs_diff=lat.get("max_abs_diff"), busy_other_pct=lat.get("busy_other_pct"))
     return row
 
 
@@ -178,10 +179,6 @@ def _input_shape(model: nn.Module, train_loader) -> tuple[int, ...]:
     from ..models import data_config
 
     return (1, *data_config(model)["input_size"])
-
-
-def _name(model) -> str:
-    return (getattr(model, "edgecv_spec", None) or {}).get("name", type(model).__name__)
 
 
 def _fmt(row: dict) -> str:

@@ -1,6 +1,6 @@
 """What each pruning step is judged on: MACs, params, val top-1, and latency measured on a real backend.
 
-Latency goes through the project's export (`build_artifact`) and timing harness (`benchmark_artifact`),
+Latency goes through a backend (`build_artifact`, the runner it loads) and the shared timing loop,
 so a step's number is the same kind of number `edgecv bench` reports for the final artifact.
 """
 from __future__ import annotations
@@ -49,24 +49,33 @@ def latency(model: nn.Module, backend: str, threads: int, input_shape: Sequence[
     """Build `model` for `backend`, time batch-1 inference: {latency_ms_p50, latency_ms_p90, backend, ...}.
 
     Raises RuntimeError when the backend is missing or the build fails: a latency target cannot be
-    checked without it.
+    checked without it. Parity with the PyTorch model (random inputs) comes along as a check.
     """
-    from ..bench import TimingConfig, benchmark_artifact
-    from ..export import build_artifact
+    import numpy as np
+
+    from ..backends import BACKENDS
+    from ..backends.build import build_artifact
+    from ..backends.torch_eager import module_runner
+    from ..eval.logits import parity
+    from ..utils.timing import OtherLoad, TimingConfig, latency_stats, time_runner
 
     was = model.training
     model.eval()
-    sample = torch.zeros(1, *tuple(input_shape)[1:])
-    with tempfile.TemporaryDirectory(prefix="edgecv-prune-", dir=work_dir) as tmp:
-        res = build_artifact(backend, model, sample, tmp)
-        if res.status != "ok":
-            model.train(was)
-            raise RuntimeError(f"cannot time the pruned model on '{backend}': {res.status}: {res.error}")
-        rows = benchmark_artifact(res.artifact, batches=[1], threads=threads, reference_model=model,
-                                  timing=timing or TimingConfig(warmup=10, min_runs=50, min_time_s=1.0),
-                                  strict=True)
-    model.train(was)
-    row = rows[0]
-    return {"backend": res.backend, "threads": threads, "latency_ms_p50": row.get("latency_ms_p50"),
-            "latency_ms_p90": row.get("latency_ms_p90"), "agreement": row.get("agreement"),
-            "max_abs_diff": row.get("max_abs_diff")}
+    shape = (1, *tuple(input_shape)[1:])
+    try:
+        with tempfile.TemporaryDirectory(prefix="edgecv-prune-", dir=work_dir) as tmp:
+            res = build_artifact(backend, model, torch.zeros(shape), tmp)
+            if res.status != "ok":
+                raise RuntimeError(f"cannot time the pruned model on '{backend}': {res.status}: {res.error}")
+            runner = BACKENDS.get(res.backend).load(res.artifact, threads)
+            probe = np.random.default_rng(0).standard_normal((8, *shape[1:])).astype(np.float32)
+            check = parity(np.concatenate([runner(probe[i : i + 1]) for i in range(len(probe))]),
+                           module_runner(model)(probe))
+            load = OtherLoad()
+            cfg = timing or TimingConfig(warmup=10, min_runs=50, min_time_s=1.0)
+            stats = latency_stats(time_runner(runner, probe[:1], cfg, load), 1, load)
+    finally:
+        model.train(was)
+    return {"backend": res.backend, "threads": threads, "latency_ms_p50": stats["latency_ms_p50"],
+            "latency_ms_p90": stats["latency_ms_p90"], "agreement": check["agreement"],
+            "max_abs_diff": check["max_abs_diff"], "busy_other_pct": stats.get("busy_other_pct")}

@@ -14,6 +14,8 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
+from ..models import model_name
+from ..utils.errors import first_line
 from .history import _prune_group, add_session, new_history, require_torch_pruning, tracing
 from .importance import build_importance, check_importance_fits
 from .rewrites import apply_rewrites, refreeze
@@ -26,8 +28,6 @@ class PruneError(ValueError):
     """Pruning cannot go on; the message names the layer or the target."""
 
 
-def model_name(model: nn.Module) -> str:
-    return (getattr(model, "edgecv_spec", None) or {}).get("name", type(model).__name__)
 
 
 def classifier_names(model: nn.Module) -> list[str]:
@@ -136,7 +136,7 @@ class ChannelPruner:
                     group.prune()
                 except Exception as e:
                     raise PruneError(f"torch-pruning could not prune layer '{root}' of '{self.name}' "
-                                     f"({type(e).__name__}: {_first_line(e)}); add it to `ignore:` (CLI: --ignore {root})") from e
+                                     f"({type(e).__name__}: {first_line(e)}); add it to `ignore:` (CLI: --ignore {root})") from e
         finally:
             refreeze(self.model)
             for n, p in self.model.named_parameters():
@@ -173,7 +173,7 @@ class ChannelPruner:
                     probe.eval()(self.example)
             except Exception as e:
                 raise PruneError(f"after pruning layer '{root}' of '{self.name}' the model no longer runs "
-                                 f"({_first_line(e)}); torch-pruning cannot prune it: add '{root}' to `ignore:` "
+                                 f"({first_line(e)}); torch-pruning cannot prune it: add '{root}' to `ignore:` "
                                  f"(CLI: --ignore {root})") from e
         raise PruneError(f"the pruned '{self.name}' no longer runs ({_first_line(error)})") from error
 
@@ -192,8 +192,3 @@ class ChannelPruner:
     def group_count(self) -> int:
         return sum(1 for _ in self.tp.DG.get_all_groups(ignored_layers=self.tp.ignored_layers,
                                                         root_module_types=self.tp.root_module_types))
-
-
-def _first_line(e: Exception) -> str:
-    text = str(e).strip() or type(e).__name__
-    return text.splitlines()[0][:300]

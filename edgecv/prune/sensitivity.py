@@ -106,13 +106,9 @@ def scan_markdown(rows: list[dict]) -> str:
 
 
 def _plot(rows: list[dict], path: Path, title: str) -> Path:
-    import matplotlib
+    from ..utils.plots import pyplot, save_png
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..utils.io import atomic_path
-
+    plt = pyplot()
     groups = list(dict.fromkeys(r["group"] for r in rows))
     fig, ax = plt.subplots(figsize=(max(6, 0.32 * len(groups) + 2), 4))
     for ratio in sorted({r["ratio"] for r in rows}):
@@ -124,9 +120,7 @@ def _plot(rows: list[dict], path: Path, title: str) -> Path:
     ax.axhline(0, color="grey", lw=0.5)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    save_png(fig, path, dpi=110)
     return path
 
 

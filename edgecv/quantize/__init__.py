@@ -5,9 +5,9 @@
 
 Heavy libraries (onnxruntime, torchao) are imported inside the functions.
 """
-from .spec import METHODS, PRECISIONS, QATSpec, QuantizeSpec
-
 from ..utils.lazy import lazy_getattr
+from . import onnx_builders as _onnx_builders  # noqa: F401  (attaches int8/fp16 to the onnxruntime backend)
+from .spec import METHODS, PRECISIONS, QATSpec, QuantizeSpec
 
 _LAZY = {
     "quantize_onnx": ("api", "quantize_onnx"),
@@ -21,8 +21,6 @@ _LAZY = {
     "export_qat_onnx": ("qat", "export_qat_onnx"),
     "precision_advice": ("advice", "precision_advice"),
     "advice_markdown": ("advice", "advice_markdown"),
-    "build_int8": ("builders", "build_int8"),
-    "build_fp16": ("builders", "build_fp16"),
 }
 
 

@@ -6,7 +6,6 @@
 """
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +37,7 @@ def quantize_onnx(fp32_path: str | Path, out_path: str | Path, precision: str = 
                   log: Callable[[str], None] = lambda _s: None) -> QuantizeResult:
     """Quantize `fp32_path` to `out_path`. `calibration`: a CalibrationSource or iterable of NCHW batches
     (INT8 only); `val`: an edgecv EvalSet, needed for `spec.budget` and used to report top-1 when given."""
-    from ..export.metadata import package_versions
+    from ..utils.versions import package_versions
 
     fp32_path, out_path = Path(fp32_path), Path(out_path)
     if not fp32_path.is_file():
@@ -69,8 +68,7 @@ def quantize_onnx(fp32_path: str | Path, out_path: str | Path, precision: str = 
 
             report["fp32_top1"], report["top1"] = top1(fp32_path, val, spec.threads), top1(built, val, spec.threads)
             report["drop"] = round(report["fp32_top1"] - report["top1"], 3)
-        new = ArtifactMetadata(**{**meta.__dict__, "extra": dict(meta.extra)})
-        new.precision = spec.precision
+        new = meta.copy(precision=spec.precision)
         new.tool_versions = {**meta.tool_versions, **package_versions(("onnx", "onnxruntime"))}
         new.extra["quantization"] = {**report, "spec": spec.model_dump(exclude_none=True)}
         new.extra["source_artifact"] = str(fp32_path)
@@ -110,14 +108,9 @@ def _write_model(src: Path, dst: Path, meta: ArtifactMetadata) -> None:
     """Copy the model to `dst` atomically with edgecv's metadata inside (readable without the sidecar)."""
     import onnx
 
-    from ..export.onnx_export import METADATA_KEY
+    from ..export.onnx_export import set_onnx_metadata
 
     proto = onnx.load(str(src))
-    props = [p for p in proto.metadata_props if p.key != METADATA_KEY]
-    del proto.metadata_props[:]
-    proto.metadata_props.extend(props)
-    entry = proto.metadata_props.add()
-    plain = {k: v for k, v in meta.__dict__.items() if k != "extra"}
-    entry.key, entry.value = METADATA_KEY, json.dumps(plain, default=str)
+    set_onnx_metadata(proto, meta.plain())
     with atomic_path(dst) as tmp:
         onnx.save(proto, str(tmp))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+from ..utils.errors import first_line
 from ..utils.io import atomic_path
 
 
@@ -26,7 +27,7 @@ def convert_fp16(src: str | Path, dst: str | Path, op_block_list: Sequence[str] 
         half = wrapped.model
         onnx.checker.check_model(half)
     except Exception as e:
-        raise RuntimeError(f"FP16 conversion of {src} failed: {str(e).strip().splitlines()[0][:300]}") from e
+        raise RuntimeError(f"FP16 conversion of {src} failed: {first_line(e)}") from e
     with atomic_path(dst) as tmp:
         onnx.save(half, str(tmp))
     return Path(dst)

@@ -1,24 +1,19 @@
-"""Accuracy, output error and latency of an ONNX file, as the quantizers need them (ONNX Runtime, CPU)."""
+"""Accuracy, output error and latency of an ONNX file, as the quantizers need them.
+
+Files are run through the `onnxruntime` backend's own runner, the one the harness times."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 STEP_TIMING = dict(warmup=5, min_runs=30, min_time_s=0.5, max_time_s=20.0)  # per budget step: short but stable
 
 
-def onnx_runner(path: str | Path, threads: int | None = None) -> Callable[[np.ndarray], np.ndarray]:
-    from ..backends.onnxruntime_backend import open_session
+def onnx_runner(path: str | Path, threads: int | None = None):
+    from ..backends import BACKENDS, Artifact
 
-    sess = open_session(path, threads)
-    name = sess.get_inputs()[0].name
-
-    def run(x: np.ndarray) -> np.ndarray:
-        return sess.run(None, {name: x})[0]
-
-    return run
+    return BACKENDS.get("onnxruntime").load(Artifact.from_path(path, "onnxruntime"), threads)
 
 
 def logits(path: str | Path, images: np.ndarray, threads: int | None = None, batch: int = 64) -> np.ndarray:
@@ -33,14 +28,15 @@ def relative_error(out: np.ndarray, ref: np.ndarray) -> float:
 
 def top1(path: str | Path, evalset, threads: int | None = None) -> float:
     """Top-1 (percent) of the file on an edgecv EvalSet."""
-    from ..bench.accuracy import evaluate_runner
+    from ..eval.logits import score_runner
 
-    return float(evaluate_runner(onnx_runner(path, threads), evalset)["top1"])
+    return float(score_runner(onnx_runner(path, threads), evalset)[0]["top1"])
 
 
-def latency_ms(path: str | Path, sample: np.ndarray, threads: int | None = None, **timing) -> float:
-    """Median batch latency in ms of the file on `sample`."""
-    from ..bench.timing import TimingConfig, time_runner
+def latency_ms(path: str | Path, sample: np.ndarray, threads: int | None = None, load=None, **timing) -> float:
+    """Median batch latency in ms of the file on `sample`; with `load` (an OtherLoad), what other
+    processes used of the machine meanwhile is measured into it."""
+    from ..utils.timing import TimingConfig, time_runner
 
     cfg = TimingConfig(**{**STEP_TIMING, **timing})
-    return round(float(np.median(time_runner(onnx_runner(path, threads), sample, cfg))) * 1000, 4)
+    return round(float(np.median(time_runner(onnx_runner(path, threads), sample, cfg, load))) * 1000, 4)

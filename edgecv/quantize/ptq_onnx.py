@@ -13,6 +13,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from ..data.calibration import array_reader
 from .spec import QuantizeSpec
 
 ORT_METHODS = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
@@ -58,26 +59,6 @@ def calibration_images(calibration, expected_shape: Sequence, what: str, limit: 
     if any(isinstance(e, int) and e > 0 and g != e for g, e in zip(got, want)):
         raise CalibrationError(f"calibration images have shape {tuple(got)} but {what} expects {tuple(want)} (C, H, W)")
     return np.ascontiguousarray(images)
-
-
-def array_reader(images: np.ndarray, input_name: str):
-    """A CalibrationDataReader over an NCHW array, one image per feed."""
-    from onnxruntime.quantization import CalibrationDataReader
-
-    class _Reader(CalibrationDataReader):
-        def __init__(self):
-            self.rewind()
-
-        def get_next(self):
-            return next(self._it, None)
-
-        def rewind(self):
-            self._it = ({input_name: images[i : i + 1]} for i in range(len(images)))
-
-        def __len__(self):
-            return len(images)
-
-    return _Reader()
 
 
 @contextmanager

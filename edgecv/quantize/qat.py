@@ -80,7 +80,8 @@ def export_qat_onnx(prepared, path: str | Path, input_shape: Sequence[int], meta
     from torchao.quantization.pt2e import move_exported_model_to_eval
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
 
-    from ..export.onnx_export import INPUT_NAME, METADATA_KEY, OUTPUT_NAME, ExportError
+    from ..export.onnx_export import INPUT_NAME, OUTPUT_NAME, ExportError, set_onnx_metadata
+    from ..utils.errors import first_line
     from ..utils.io import atomic_path
 
     if importlib.util.find_spec("onnxscript") is None:
@@ -98,13 +99,10 @@ def export_qat_onnx(prepared, path: str | Path, input_shape: Sequence[int], meta
                                   opset_version=opset, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
                                   dynamic_shapes=({0: batch},), verbose=False)
         except Exception as e:
-            raise ExportError(f"ONNX export of the QAT model failed: {str(e).strip().splitlines()[0][:300]}") from e
+            raise ExportError(f"ONNX export of the QAT model failed: {first_line(e)}") from e
         proto = onnx.load(str(tmp))
         onnx.checker.check_model(proto)
         if metadata:
-            import json
-
-            entry = proto.metadata_props.add()
-            entry.key, entry.value = METADATA_KEY, json.dumps(metadata, default=str)
+            set_onnx_metadata(proto, metadata)
         onnx.save(proto, str(tmp))
     return path

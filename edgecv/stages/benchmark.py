@@ -4,16 +4,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from .registry import register_stage
+from .context import artifact_role
+from .registry import StageConfig, register_stage
 
 
-class BenchmarkStage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class BenchmarkStage(StageConfig):
     artifacts: Optional[list[str]] = Field(None, description="only artifacts whose role, backend or name is listed; default: all")
     batch: list[int] = Field([1], min_length=1, description="batch sizes to time")
-    threads: Optional[int] = Field(None, ge=1, description="intra-op threads for every backend; default: the library's")
+    threads: Optional[int] = Field(None, ge=1, description="intra-op threads for every backend, PyTorch included; "
+                                   "default: the usable cores")
     warmup: int = Field(10, ge=0)
     min_runs: int = Field(50, ge=1)
     min_time_s: float = Field(1.0, ge=0)
@@ -27,56 +28,60 @@ class BenchmarkStage(BaseModel):
 @register_stage("benchmark", BenchmarkStage)
 def run(ctx, cfg: BenchmarkStage, stage_dir: Path) -> dict:
     """Rows for the torch reference and every exported artifact; writes a ledger into the stage folder."""
-    from ..backends import Artifact
+    from ..backends.build import build_artifact
     from ..backends.torch_eager import module_runner
-    from ..bench import EvalSet, Thresholds, TimingConfig, benchmark_artifact, fingerprint, rich_table, write_ledger
-    from ..export import build_artifact
+    from ..bench import Thresholds, TimingConfig, benchmark_artifact, fingerprint, write_ledger
+    from ..bench.environment import usable_cores
+    from ..bench.ledger import add_speedups
+    from ..models import model_name
     from ..utils.console import get_console
 
     con = get_console()
-    d = ctx.data
-    data = EvalSet(d.val, d.class_names, batch_size=cfg.eval_batch, source="the run's validation split")
+    threads = cfg.threads or usable_cores()  # one explicit count for every backend, torch included
+    data = ctx.evalset(batch_size=cfg.eval_batch)
     timing = TimingConfig(cfg.warmup, cfg.min_runs, cfg.min_time_s, cfg.max_time_s)
     thresholds = Thresholds(cfg.min_agreement, cfg.max_top1_drop)
-    common = dict(data=data, batches=cfg.batch, threads=cfg.threads, timing=timing, thresholds=thresholds)
-    preprocess = {"mean": list(d.mean), "std": list(d.std), "class_names": list(d.class_names)}
+    common = dict(data=data, batches=cfg.batch, threads=threads, timing=timing, thresholds=thresholds)
 
     entries = [a for a in ctx.artifacts if _selected(a, cfg.artifacts)]
-    roles = list(dict.fromkeys(_role(a) for a in entries if _role(a) in ctx.models)) or ["student"]
+    roles = list(dict.fromkeys(artifact_role(a) for a in entries if artifact_role(a) in ctx.models)) or ["student"]
     rows: list[dict] = []
     for role in roles:
         model = ctx.model(role).cpu().eval()
         if cfg.torch_reference:
             con.print(f"  benchmarking {role} (torch reference)")
-            built = build_artifact("torch", model, _sample(d), stage_dir / "torch" / role, "fp32", None, preprocess)
+            built = build_artifact("torch", model, ctx.sample(), stage_dir / "torch" / role, "fp32", None, ctx.preprocess)
             if built.status == "ok":
                 # The in-memory model is the reference (a pruned one may not reload from a plain file).
-                rows += benchmark_artifact(built.artifact, reference_model=model, name=model.edgecv_spec["name"],
-                                           runner=module_runner(model, cfg.threads), parity=False,
+                rows += benchmark_artifact(built.artifact, reference_model=model, name=model_name(model),
+                                           runner=module_runner(model, threads), parity=False,
                                            extra={"role": role}, **common)
-        for a in (e for e in entries if _role(e) == role):
-            rows += _artifact_rows(a, model, common, con, Artifact, benchmark_artifact)
-    for a in (e for e in entries if _role(e) not in ctx.models):  # artifacts with no PyTorch source here
-        rows += _artifact_rows(a, None, common, con, Artifact, benchmark_artifact)
+        for a in (e for e in entries if artifact_role(e) == role):
+            rows += _artifact_rows(a, model, common, con)
+    for a in (e for e in entries if artifact_role(e) not in ctx.models):  # artifacts with no PyTorch source here
+        rows += _artifact_rows(a, None, common, con)
 
+    add_speedups(rows)
     for row in rows:
         ctx.add_result(row)
-    env = fingerprint(cfg.threads)
+    env = fingerprint(threads)
     files = write_ledger(stage_dir, rows, env, title=f"{ctx.recipe.name}: benchmark")
-    con.print(rich_table(rows, title="benchmark"))
+    con.print(f"  {len(rows)} rows -> {files['report']} (the run's report prints them)", markup=False)
     return {"rows": len(rows), "ledger": {k: str(v) for k, v in files.items()},
             "statuses": {f"{r['name']}/{r['backend']}/{r['precision']}/b{r['batch']}": r["status"] for r in rows}}
 
 
-def _artifact_rows(a: dict, model, common: dict, con, Artifact, benchmark_artifact) -> list[dict]:
-    role = _role(a)
+def _artifact_rows(a: dict, model, common: dict, con) -> list[dict]:
+    from ..backends import Artifact
+    from ..bench import benchmark_artifact
     from ..bench.harness import LEDGER_FIELDS
 
+    role = artifact_role(a)
     base = {**dict.fromkeys(LEDGER_FIELDS), "name": a.get("name") or role, "backend": a.get("backend"),
             "precision": a.get("precision", "fp32"), "role": role, "threads": common["threads"]}
     if a.get("status", "ok") != "ok" or not a.get("path"):
         return [{**base, "batch": b, "status": a.get("status", "export_failed"), "reason": a.get("error")} for b in common["batches"]]
-    con.print(f"  benchmarking {role} {a.get('backend')} {a.get('precision')}: {a['path']}")
+    con.print(f"  benchmarking {role} {a.get('backend')} {a.get('precision')}: {a['path']}", markup=False)
     try:
         art = Artifact.from_path(a["path"], a.get("backend"))
     except (FileNotFoundError, ValueError) as e:
@@ -84,15 +89,5 @@ def _artifact_rows(a: dict, model, common: dict, con, Artifact, benchmark_artifa
     return benchmark_artifact(art, reference_model=model, name=base["name"], extra={"role": role}, **common)
 
 
-def _role(a: dict) -> str | None:
-    return a.get("role") or a.get("model")
-
-
 def _selected(a: dict, wanted: list[str] | None) -> bool:
-    return not wanted or any(w in (_role(a), a.get("backend"), a.get("name"), a.get("precision")) for w in wanted)
-
-
-def _sample(d):
-    import torch
-
-    return torch.zeros(1, 3, d.image_size, d.image_size)
+    return not wanted or any(w in (artifact_role(a), a.get("backend"), a.get("name"), a.get("precision")) for w in wanted)

@@ -4,13 +4,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from .registry import register_stage
+from .registry import StageConfig, register_stage
 
 
-class EvaluateStage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class EvaluateStage(StageConfig):
     models: Optional[list[str]] = Field(None, description="roles to evaluate; default: all")
     latency: bool = True
     threads: Optional[int] = Field(None, ge=1, description="torch threads for the latency measurement")
@@ -21,43 +20,51 @@ def run(ctx, cfg: EvaluateStage, stage_dir: Path) -> dict:
     """Top-1/5, per-class accuracy and confusion matrix (CSV, PNG) of each model, plus params/MACs/latency."""
     from ..eval.confusion import write_confusion
     from ..eval.metrics import evaluate
+    from ..models import model_name
     from ..utils.profile import count_macs, count_params
-    from .common import loaders
 
-    _, val_loader = loaders(ctx)
+    _, val_loader = ctx.loaders()
     shape = (1, 3, ctx.data.image_size, ctx.data.image_size)
     out = {}
     for role in cfg.models or list(ctx.models):
         model = ctx.model(role).to(ctx.device)
         m = evaluate(model, val_loader, ctx.device, ctx.data.num_classes)
         files = write_confusion(m["confusion"], ctx.data.class_names, m["per_class"], stage_dir / f"confusion_{role}",
-                                f"{role}: {model.edgecv_spec['name']} top-1 {m['top1']:.2f}%")
+                                f"{role}: {model_name(model)} top-1 {m['top1']:.2f}%")
         model.cpu()
         row = {
-            "name": model.edgecv_spec["name"], "role": role, "backend": "torch", "precision": "fp32",
+            "name": model_name(model), "role": role, "backend": "torch", "precision": "fp32",
             "params": count_params(model), "macs": count_macs(model, shape),
             "top1": round(m["top1"], 2), "top5": round(m["top5"], 2),
-            "latency_ms_p50": _torch_latency_p50(model, shape, cfg.threads) if cfg.latency else None,
+            "latency_ms_p50": None,
             "batch": 1, "val_images": m["n"], "per_class": m["per_class"], **files,
         }
+        if cfg.latency:  # p50, the explicit thread count it ran with, and the machine's other load meanwhile
+            row.update(_torch_latency(model, shape, cfg.threads))
         ctx.add_result(row)
         out[role] = {"top1": row["top1"], "top5": row["top5"]}
     return {"evaluated": out}
 
 
-def _torch_latency_p50(model, shape, threads: int | None) -> float:
-    """PyTorch eager, batch 1, through the benchmark harness's timing loop (short settings)."""
+def _torch_latency(model, shape, threads: int | None) -> dict:
+    """PyTorch eager, batch 1, through the benchmark harness's timing loop (short settings), with an
+    explicit thread count: `threads`, else the usable cores (the default every backend gets in the
+    benchmark stage), so torch rows never ride on whatever the process's pool happens to be."""
     import torch
 
-    from ..bench.timing import TimingConfig, latency_stats, time_runner
+    from ..bench.environment import usable_cores
+    from ..utils.timing import OtherLoad, TimingConfig, latency_stats, time_runner
 
+    threads = threads or usable_cores()
     prev = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
+    torch.set_num_threads(threads)
     try:
         model.eval()
+        load = OtherLoad()
         with torch.no_grad():
-            samples = time_runner(model, torch.randn(*shape), TimingConfig(warmup=5, min_runs=20, min_time_s=0.5))
-        return round(latency_stats(samples, 1)["latency_ms_p50"], 3)
+            samples = time_runner(model, torch.randn(*shape), TimingConfig(warmup=5, min_runs=20, min_time_s=0.5), load)
+        stats = latency_stats(samples, 1, load)
+        return {"latency_ms_p50": round(stats["latency_ms_p50"], 3), "threads": threads,
+                "busy_other_pct": stats["busy_other_pct"]}
     finally:
         torch.set_num_threads(prev)

@@ -1,29 +1,26 @@
 """Stage `export`: build deployable artifacts of the run's models through any registered backend."""
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from .registry import register_stage
-
-FLOAT_PRECISIONS = ("fp32", "fp16", "dynamic")  # these need no calibration data
+from .registry import StageConfig, register_stage
 
 
-class ExportStage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ExportStage(StageConfig):
     models: Optional[list[str]] = Field(None, description="roles to export (student, teacher, ...); default: the student and every teacher")
-    to: list[str] = Field(["onnx"], min_length=1, description="backends or formats: onnx (= onnxruntime), torch, later tflite, tensorrt")
-    precision: list[str] = Field(["fp32"], min_length=1, description="precisions to build, e.g. fp32, int8")
+    to: list[str] = Field(["onnx"], min_length=1, description="backends or formats: onnx (= onnxruntime), tflite, torch, ...")
+    precision: list[str] = Field(["fp32"], min_length=1, description="precisions to build, e.g. fp32, int8; each "
+                                 "backend builds those it runs and skips the others")
     calib_size: int = Field(256, ge=1, description="training images used to calibrate integer precisions")
     calib_batch: int = Field(32, ge=1)
 
     @field_validator("to")
     @classmethod
     def _known_backends(cls, names: list[str]) -> list[str]:
-        from ..export import resolve_backend
+        from ..backends import resolve_backend
 
         for n in names:
             try:
@@ -32,62 +29,45 @@ class ExportStage(BaseModel):
                 raise ValueError(e.args[0]) from None
         return names
 
+    @field_validator("precision")
+    @classmethod
+    def _known_precisions(cls, names: list[str]) -> list[str]:
+        from ..backends import all_precisions
+
+        known = all_precisions()
+        bad = [p for p in names if p not in known]
+        if bad:
+            raise ValueError(f"unknown precision(s) {', '.join(bad)}; backends here run {', '.join(known)}")
+        return names
+
 
 @register_stage("export", ExportStage)
 def run(ctx, cfg: ExportStage, stage_dir: Path) -> dict:
     """Export each model to each backend and precision; failures are recorded, the run goes on."""
-    import torch
-
-    from ..export import build_artifact
+    from ..backends import BACKENDS, resolve_backend
+    from ..backends.build import build_artifact
+    from ..models import model_name
     from ..utils.console import get_console
 
     con = get_console()
-    d = ctx.data
-    roles = cfg.models or ["student", *ctx.teacher_roles()]
-    preprocess = {"mean": list(d.mean), "std": list(d.std), "class_names": list(d.class_names)}
-    sample = torch.zeros(1, 3, d.image_size, d.image_size)
-    calibration = None
     built = []
-    for role in roles:
+    for role in cfg.models or ["student", *ctx.teacher_roles()]:
         model = ctx.model(role).cpu().eval()
-        name = model.edgecv_spec["name"]
-        for backend in cfg.to:
-            for precision in cfg.precision:
-                if precision not in FLOAT_PRECISIONS and calibration is None:
-                    calibration = _calibration(ctx, cfg)
-                res = build_artifact(backend, model, sample, stage_dir / role / backend, precision,
-                                     calibration, preprocess)
-                entry = {**res.record(name), "role": role, "model": role}
-                ctx.artifacts = [a for a in ctx.artifacts if a.get("path") != entry["path"] or a.get("path") is None]
-                ctx.artifacts.append(entry)
-                built.append(entry)
+        for backend in map(resolve_backend, cfg.to):
+            runs = BACKENDS.get(backend).precisions
+            wanted = [p for p in cfg.precision if p in runs]
+            for p in (p for p in cfg.precision if p not in runs):
+                built.append(ctx.add_artifact({"name": model_name(model), "backend": backend, "precision": p,
+                                               "status": "skipped", "path": None,
+                                               "error": f"{backend} does not run {p} (it runs {', '.join(runs)})"}, role))
+            fp32 = None  # derived precisions (ONNX int8/fp16) convert this file instead of exporting again
+            for precision in sorted(wanted, key=lambda p: p != "fp32"):
+                calibration = ctx.calibration(cfg.calib_size, cfg.calib_batch) if runs[precision].needs_calibration else None
+                res = build_artifact(backend, model, ctx.sample(), stage_dir / role / backend, precision, calibration,
+                                     ctx.preprocess, source=fp32)
+                if precision == "fp32" and res.status == "ok":
+                    fp32 = res.artifact
+                built.append(ctx.add_artifact(res.record(model_name(model)), role))
                 shown = res.artifact.path if res.artifact else res.error
-                con.print(f"  {role} -> {res.backend} {precision}: [{'green' if res.status == 'ok' else 'yellow'}]{res.status}[/] {shown}")
+                con.print(f"  {role} -> {res.backend} {precision}: {res.status} {shown}", markup=False)
     return {"artifacts": built}
-
-
-def _calibration(ctx, cfg: ExportStage):
-    """Calibration batches from the training split, with the evaluation transform (no augmentation)."""
-    from ..data import CalibrationSource
-
-    return CalibrationSource(eval_view(ctx.data.train, ctx.data.val), cfg.calib_size, cfg.calib_batch, ctx.seed)
-
-
-def eval_view(train, val):
-    """A shallow copy of the training set that uses the validation set's (deterministic) transform."""
-    def inner(ds):
-        return inner(ds.dataset) if hasattr(ds, "dataset") and not hasattr(ds, "transform") else ds
-
-    t_val = getattr(inner(val), "transform", None)
-    if t_val is None:
-        return train
-    view = copy.copy(train)
-    base = inner(view)
-    if base is not view:  # a Subset: copy its underlying dataset too, never touch the original
-        view.dataset = copy.copy(view.dataset)
-        base = inner(view)
-    base.transform = t_val
-    if hasattr(base, "transforms") and hasattr(base.transforms, "transform"):  # torchvision VisionDataset
-        base.transforms = copy.copy(base.transforms)
-        base.transforms.transform = t_val
-    return view

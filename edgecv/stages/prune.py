@@ -1,58 +1,65 @@
 """Stage `prune`: structured channel pruning of one model to a MACs, params or latency target,
 with KD fine-tuning between iterative steps. The pruned model replaces the role in place, so later
-stages (export, benchmark, quantize) see the smaller model."""
+stages (export, benchmark, quantize) see the smaller model, or fills the role named by `into`."""
 from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Optional
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from ..prune.spec import PruneSpec
-from .registry import register_stage
+from .registry import StageConfig, register_stage
 
 
-class PruneStage(PruneSpec):
-    model_config = ConfigDict(extra="forbid")
+PRUNE_STEP = "prune_step"  # ledger rows that log a pruning step, not a deployable artifact
+
+
+class PruneStage(StageConfig):
+    spec_field = "prune"
     model: str = Field("student", description="role to prune: student, teacher, teacher1..")
     teacher: str = Field("auto", description="KD teacher role for the fine-tunes; 'auto': the run's teacher "
                          "(an unpruned copy when pruning a teacher itself); 'self': an unpruned copy; 'none': labels only")
+    into: Optional[str] = Field(None, description="role that receives the pruned model, keeping `model` as it was "
+                                "(e.g. `pruned`, to benchmark both); default: prune `model` in place")
+    prune: PruneSpec = Field(default_factory=PruneSpec)
 
 
 @register_stage("prune", PruneStage)
 def run(ctx, cfg: PruneStage, stage_dir: Path) -> dict:
     """Prune whole channels to a MACs/params/latency target in N steps with KD fine-tuning between them."""
+    from ..distill import renormalize_for
+    from ..models import model_name
     from ..prune.history import summary
     from ..prune.iterative import prune_model
-    from .common import loaders
 
     model = ctx.model(cfg.model)
+    spec = cfg.prune
     teacher_role, teacher = _teacher(ctx, cfg)
-    teacher_input = None
-    if teacher is not None:  # the teacher sees inputs in its own normalisation
-        from ..distill import Renormalize
-        from ..models import data_config
-
-        t_cfg = data_config(teacher)
-        teacher_input = Renormalize(ctx.data.mean, ctx.data.std, t_cfg["mean"], t_cfg["std"])
-    train_loader, val_loader = loaders(ctx)
-    spec = PruneSpec(**cfg.model_dump(exclude={"model", "teacher"}))
-    shape = (1, 3, ctx.data.image_size, ctx.data.image_size)
+    role = cfg.into or cfg.model
+    if cfg.into:
+        model = copy.deepcopy(model)
+        ctx.models[cfg.into] = model
+    # the teacher sees inputs in its own normalisation
+    teacher_input = renormalize_for(teacher, ctx.data.mean, ctx.data.std) if teacher is not None else None
+    train_loader, val_loader = ctx.loaders()
     result = prune_model(model, spec, train_loader=train_loader, val_loader=val_loader, teacher=teacher,
-                         teacher_input=teacher_input, input_shape=shape, out_dir=stage_dir, device=ctx.device,
+                         teacher_input=teacher_input, input_shape=ctx.input_shape, out_dir=stage_dir, device=ctx.device,
                          seed=ctx.seed)
-    name = model.edgecv_spec["name"] if hasattr(model, "edgecv_spec") else type(model).__name__
+    name = model_name(model)
     last = len(result.steps) - 1
     for i, row in enumerate(result.steps):
         label = "original" if row["step"] == 0 else ("pruned" if i == last else f"step {row['step']}")
         ctx.add_result({
-            "name": f"{name} ({cfg.model}, prune {label})", "role": cfg.model,
+            "name": f"{name} ({role}, prune {label})", "role": role,
             "backend": spec.backend if row.get("latency_ms_p50") is not None else "torch", "precision": "fp32",
             "params": row["params"], "macs": row["macs"], "top1": row.get("top1"),
-            "latency_ms_p50": row.get("latency_ms_p50"), "threads": spec.threads, "batch": 1,
-            "macs_ratio": row["macs_ratio"], "params_ratio": row["params_ratio"],
+            "latency_ms_p50": row.get("latency_ms_p50"), "busy_other_pct": row.get("busy_other_pct"),
+            "threads": spec.threads, "batch": 1,
+            "macs_ratio": row["macs_ratio"], "params_ratio": row["params_ratio"], "kind": PRUNE_STEP,
         })
-    return {"model": cfg.model, "teacher": teacher_role, "target": result.target, "target_met": result.met,
+    return {"model": cfg.model, "into": role, "teacher": teacher_role, "target": result.target, "target_met": result.met,
             "steps": [{k: v for k, v in r.items() if k != "onnx_max_abs_diff"} for r in result.steps],
             "layer_ratios": result.layer_ratios, "pruning": summary(result.history), **result.files}
 
@@ -61,7 +68,7 @@ def _teacher(ctx, cfg: PruneStage):
     """(role or 'self', module) of the KD teacher, or (None, None) for label-only fine-tuning."""
     model = ctx.model(cfg.model)
     choice = cfg.teacher
-    if choice == "none" or (cfg.finetune.epochs == 0 and cfg.final_epochs == 0):
+    if choice == "none" or (cfg.prune.finetune.epochs == 0 and cfg.prune.final_epochs == 0):
         return None, None
     if choice == "auto":
         if cfg.model.startswith("teacher"):

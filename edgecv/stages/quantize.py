@@ -7,20 +7,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Optional
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from ..quantize.spec import QATSpec, QuantizeSpec
-from .registry import register_stage
+from .registry import StageConfig, register_stage
 
 DEFAULT_ADVICE_BUDGET = 1.0  # top-1 points, when the recipe sets no budget (the harness's default too)
 
 
-class QuantizeStage(QuantizeSpec):
-    model_config = ConfigDict(extra="forbid")
+class QuantizeStage(StageConfig):
+    spec_field = "quantize"
     precision: list[Literal["int8", "fp16"]] = Field(["int8"], min_length=1, description="int8, fp16 or both")
     models: Optional[list[str]] = Field(None, description="roles to quantize; default: the student")
     val_images: Optional[int] = Field(None, ge=1, description="stratified subset of the val split for the budget (default: all)")
     qat: QATSpec = QATSpec()
+    quantize: QuantizeSpec = Field(default_factory=QuantizeSpec)
 
     @field_validator("precision", mode="before")
     @classmethod
@@ -31,34 +32,29 @@ class QuantizeStage(QuantizeSpec):
 @register_stage("quantize", QuantizeStage)
 def run(ctx, cfg: QuantizeStage, stage_dir: Path) -> dict:
     """Quantize each model to each precision; over-budget INT8 keeps sensitive nodes FP32, then tries QAT."""
-    from ..bench import EvalSet
+    from ..models import model_name
     from ..quantize.advice import advice_markdown, precision_advice
     from ..quantize.report import steps_markdown, summary_line
     from ..utils.console import get_console
     from ..utils.io import write_text
 
     con = get_console()
-    d = ctx.data
-    val_ds = d.val
-    if cfg.val_images:
-        from ..data.subset import stratified_subset
-
-        val_ds = stratified_subset(d.val, cfg.val_images, ctx.seed)
-    val = EvalSet(val_ds, d.class_names, source="the run's validation split")
-    calibration = _calibration(ctx, cfg) if "int8" in cfg.precision else None
+    q = cfg.quantize
+    val = ctx.evalset(cfg.val_images)
+    calibration = ctx.calibration(q.calib_size, q.calib_batch) if "int8" in cfg.precision else None
     sample = val.first(1)
     rows, records, md = [], [], [f"# quantize: {ctx.recipe.name}\n"]
     for role in cfg.models or ["student"]:
         model = ctx.model(role).cpu().eval()
-        name = model.edgecv_spec["name"]
+        name = model_name(model)
         fp32 = _fp32_artifact(ctx, role, model, stage_dir)
-        rows.append(_row(ctx, role, name, "fp32", fp32.path, _top1(fp32.path, val, cfg.threads), sample, cfg.threads))
+        rows.append(_row(role, name, "fp32", fp32.path, _top1(fp32.path, val, q.threads), sample, q.threads))
         for precision in cfg.precision:
             con.print(f"  {role}: {precision} from {fp32.path.name}")
             res = _quantize(fp32.path, stage_dir / role / f"{name}-{precision}.onnx", precision, calibration, cfg, val, con)
             rep = res.report
-            _register(ctx, role, name, precision, res.artifact.path, {"method": rep.get("method")})
-            rows.append(_row(ctx, role, name, precision, res.artifact.path, rep["top1"], sample, cfg.threads))
+            ctx.add_artifact(_entry(name, precision, res.artifact.path, method=rep.get("method")), role)
+            rows.append(_row(role, name, precision, res.artifact.path, rep["top1"], sample, q.threads))
             con.print(f"  {role}: {summary_line(rep)}")
             md += [f"## {role} ({name}) {precision}\n", summary_line(rep) + "\n", steps_markdown(rep.get("steps") or [])]
             record = {"role": role, "precision": precision, "path": str(res.artifact.path),
@@ -69,7 +65,7 @@ def run(ctx, cfg: QuantizeStage, stage_dir: Path) -> dict:
                 md.append(f"QAT with KD: top-1 {record['qat']['top1']:.2f}% ({-record['qat']['drop']:+.2f} pt), "
                           f"{record['qat']['path']}\n")
             records.append(record)
-    budget = cfg.budget if cfg.budget is not None else DEFAULT_ADVICE_BUDGET
+    budget = q.budget if q.budget is not None else DEFAULT_ADVICE_BUDGET
     advice = precision_advice(rows, budget)
     md += ["## precision advice\n", advice_markdown(advice)]
     write_text(stage_dir / "report.md", "\n".join(md))
@@ -83,84 +79,67 @@ def run(ctx, cfg: QuantizeStage, stage_dir: Path) -> dict:
 def _quantize(fp32_path, out, precision, calibration, cfg: QuantizeStage, val, con):
     from ..quantize.api import quantize_onnx
 
-    spec = QuantizeSpec(**cfg.model_dump(exclude={"precision", "models", "val_images", "qat"}), precision=precision)
-    if precision != "int8":
-        spec = spec.model_copy(update={"budget": None})
+    spec = cfg.quantize.model_copy(update={"precision": precision, **({} if precision == "int8" else {"budget": None})})
     return quantize_onnx(fp32_path, out, precision, calibration, spec=spec, val=val, log=lambda s: con.print(f"    {s}"))
 
 
 def _want_qat(cfg: QuantizeStage, rep: dict) -> bool:
     if cfg.qat.mode == "never":
         return False
-    return cfg.qat.mode == "always" or (cfg.budget is not None and not rep.get("budget_met", True))
+    return cfg.qat.mode == "always" or (cfg.quantize.budget is not None and not rep.get("budget_met", True))
 
 
 def _qat(ctx, cfg: QuantizeStage, role: str, model, fp32, val, stage_dir: Path, rows: list, sample) -> dict:
     """QAT with KD from the run's teacher (or the FP32 model itself); the export joins the artifacts."""
     import copy
 
-    from ..backends.base import Artifact, ArtifactMetadata
+    from ..backends import Artifact
+    from ..models import model_name
     from ..quantize.qat import export_qat_onnx, qat_finetune
-    from .common import loaders, sample_batch, teacher_input_adapters
 
     q = cfg.qat
     roles = [r for r in ctx.teacher_roles() if r != role]
     t_role = (roles[0] if roles else "self") if q.teacher == "auto" else q.teacher
     teacher = copy.deepcopy(model).eval() if t_role in ("self", role) else ctx.model(t_role).cpu().eval()
-    adapter = teacher_input_adapters(ctx, [t_role])[0] if t_role not in ("self", role) else None
-    train_loader, val_loader = loaders(ctx)
-    prepared, summary = qat_finetune(model, train_loader, val_loader, q, sample_batch(ctx), teacher, adapter,
+    adapter = ctx.teacher_input(t_role) if t_role not in ("self", role) else None
+    train_loader, val_loader = ctx.loaders()
+    prepared, summary = qat_finetune(model, train_loader, val_loader, q, ctx.sample_batch(), teacher, adapter,
                                      out_dir=stage_dir / role / "qat", device=ctx.device, seed=ctx.seed)
-    name = model.edgecv_spec["name"]
+    name = model_name(model)
     path = stage_dir / role / f"{name}-int8-qat.onnx"
-    meta = ArtifactMetadata(**{**fp32.metadata.__dict__, "extra": dict(fp32.metadata.extra)})
-    meta.precision = "int8"
-    plain = {k: v for k, v in meta.__dict__.items() if k != "extra"}
-    export_qat_onnx(prepared, path, (1, 3, ctx.data.image_size, ctx.data.image_size), plain)
-    top1 = _top1(path, val, cfg.threads)
+    meta = fp32.metadata.copy(precision="int8")
+    export_qat_onnx(prepared, path, ctx.input_shape, meta.plain())
+    top1 = _top1(path, val, cfg.quantize.threads)
     fp32_top1 = next(r["top1"] for r in rows if r.get("role") == role and r["precision"] == "fp32")
     meta.extra["quantization"] = {"method": "qat", "teacher": t_role, "epochs": summary["epochs_run"],
                                   "fp32_top1": fp32_top1, "top1": top1}
     Artifact(path, "onnxruntime", meta).save_metadata()
-    _register(ctx, role, f"{name}-qat", "int8", path, {"method": "qat"})
-    rows.append(_row(ctx, role, f"{name}-qat", "int8", path, top1, sample, cfg.threads))
+    ctx.add_artifact(_entry(f"{name}-qat", "int8", path, method="qat"), role)
+    rows.append(_row(role, f"{name}-qat", "int8", path, top1, sample, cfg.quantize.threads))
     drop = round(fp32_top1 - top1, 3)
+    budget = cfg.quantize.budget
     return {"path": str(path), "teacher": t_role, "top1": top1, "drop": drop,
-            "budget_met": cfg.budget is None or drop <= cfg.budget, "epochs": summary["epochs_run"]}
+            "budget_met": budget is None or drop <= budget, "epochs": summary["epochs_run"]}
 
 
 def _fp32_artifact(ctx, role: str, model, stage_dir: Path):
     """The run's FP32 ONNX of `role` (from an export stage), else exported here."""
-    from ..backends.base import Artifact
-    from ..export import build_artifact
+    from ..backends.build import build_artifact
+    from ..models import model_name
 
-    for a in reversed(ctx.artifacts):
-        if (a.get("role") or a.get("model")) == role and a.get("backend") == "onnxruntime" \
-                and a.get("precision") == "fp32" and a.get("status") == "ok" and a.get("path") and Path(a["path"]).is_file():
-            return Artifact.from_path(a["path"], "onnxruntime")
-    import torch
-
-    d = ctx.data
-    res = build_artifact("onnxruntime", model, torch.zeros(1, 3, d.image_size, d.image_size), stage_dir / role, "fp32",
-                         None, {"mean": list(d.mean), "std": list(d.std), "class_names": list(d.class_names)})
+    found = ctx.find_artifact(role, "onnxruntime", "fp32")
+    if found is not None:
+        return found
+    res = build_artifact("onnxruntime", model, ctx.sample(), stage_dir / role, "fp32", None, ctx.preprocess)
     if res.status != "ok":
         raise RuntimeError(f"stage quantize: FP32 ONNX export of '{role}' {res.status}: {res.error}")
-    _register(ctx, role, model.edgecv_spec["name"], "fp32", res.artifact.path, {})
+    ctx.add_artifact(res.record(model_name(model)), role)
     return res.artifact
 
 
-def _register(ctx, role: str, name: str, precision: str, path: Path, extra: dict) -> None:
-    entry = {"name": name, "backend": "onnxruntime", "precision": precision, "status": "ok", "path": str(path),
-             "error": None, "role": role, "model": role, **extra}
-    ctx.artifacts = [a for a in ctx.artifacts if a.get("path") != entry["path"]] + [entry]
-
-
-def _calibration(ctx, cfg: QuantizeStage):
-    """Training images with the evaluation transform (no augmentation), never the val images."""
-    from ..data import CalibrationSource
-    from .export import eval_view
-
-    return CalibrationSource(eval_view(ctx.data.train, ctx.data.val), cfg.calib_size, cfg.calib_batch, ctx.seed)
+def _entry(name: str, precision: str, path: Path, **extra) -> dict:
+    return {"name": name, "backend": "onnxruntime", "precision": precision, "status": "ok", "path": str(path),
+            "error": None, **extra}
 
 
 def _top1(path, val, threads) -> float:
@@ -169,10 +148,13 @@ def _top1(path, val, threads) -> float:
     return top1(path, val, threads)
 
 
-def _row(ctx, role, name, precision, path, top1, sample, threads) -> dict:
+def _row(role, name, precision, path, top1, sample, threads) -> dict:
     from ..bench.harness import size_mb
     from ..quantize.measure import latency_ms
+    from ..utils.timing import OtherLoad
 
+    load = OtherLoad()  # what other processes used of the machine while this row was timed
+    p50 = latency_ms(path, sample, threads, load)
     return {"name": name, "role": role, "backend": "onnxruntime", "precision": precision, "status": "ok",
-            "batch": 1, "threads": threads, "top1": top1, "latency_ms_p50": latency_ms(path, sample, threads),
+            "batch": 1, "threads": threads, "top1": top1, "latency_ms_p50": p50, "busy_other_pct": load.percent,
             "size_mb": size_mb(Path(path)), "path": str(path)}

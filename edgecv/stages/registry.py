@@ -1,32 +1,68 @@
 """Stages are registered by name with a typed config; adding a stage is one file plus one line in
-`STAGE_MODULES` (edgecv/stages/__init__.py)."""
+`STAGE_MODULES` (edgecv/stages/__init__.py).
+
+A stage's config *holds* the workflow spec it runs (a TrainSpec, a PruneSpec...) in one field rather
+than inheriting from it: the recipe still writes the spec's keys flat beside the stage's own keys
+(`{type: train, model: teacher, epochs: 6}`), and `StageConfig` folds them into that field.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from ..registry import Registry
 
 if TYPE_CHECKING:
-    from ..pipeline import RunContext
+    from .context import RunContext
+
+
+class StageConfig(BaseModel):
+    """Base of every stage config: unknown keys are errors; `spec_field` names the field that holds
+    the stage's workflow spec, whose keys the recipe writes flat."""
+
+    model_config = ConfigDict(extra="forbid")
+    spec_field: ClassVar[str | None] = None
+
+    @classmethod
+    def spec_class(cls) -> type[BaseModel] | None:
+        return cls.model_fields[cls.spec_field].annotation if cls.spec_field else None
+
+    @classmethod
+    def flat_fields(cls) -> list[str]:
+        """The keys a recipe may write for this stage (its own plus its spec's)."""
+        own = [f for f in cls.model_fields if f != cls.spec_field]
+        spec = cls.spec_class()
+        return own + [f for f in (spec.model_fields if spec else ()) if f not in own]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fold_spec(cls, data: Any) -> Any:
+        spec = cls.spec_class()
+        if spec is None or not isinstance(data, dict) or cls.spec_field in data:
+            return data
+        own = set(cls.model_fields)
+        inner = {k: v for k, v in data.items() if k in spec.model_fields and k not in own}
+        return {**{k: v for k, v in data.items() if k not in inner}, cls.spec_field: inner}
 
 
 @dataclass(frozen=True)
 class StageDef:
     name: str
-    config: type[BaseModel]  # pydantic model with extra="forbid"; the recipe's keys minus `type`
-    run: Callable[["RunContext", BaseModel, Path], dict]  # (ctx, cfg, stage_dir) -> record
+    config: type[StageConfig]  # the recipe's keys minus `type`
+    run: Callable[["RunContext", StageConfig, Path], dict]  # (ctx, cfg, stage_dir) -> record
     summary: str = ""
 
 
 STAGES: Registry[StageDef] = Registry("stage")
 
 
-def register_stage(name: str, config: type[BaseModel]):
+def register_stage(name: str, config: type[StageConfig]):
     """Decorator: `@register_stage("train", TrainStage) def run(ctx, cfg, stage_dir) -> dict`."""
+    if not issubclass(config, StageConfig):
+        raise TypeError(f"stage '{name}': its config must subclass StageConfig")
 
     def add(fn):
         doc = (fn.__doc__ or "").strip().splitlines()

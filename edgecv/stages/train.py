@@ -3,15 +3,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import ConfigDict
+from pydantic import Field
 
 from ..train.spec import TrainSpec
-from .registry import register_stage
+from .registry import StageConfig, register_stage
 
 
-class TrainStage(TrainSpec):
-    model_config = ConfigDict(extra="forbid")
-    model: str = "teacher"  # role: teacher, teacher1.., student
+class TrainStage(StageConfig):
+    spec_field = "train"
+    model: str = Field("teacher", description="role: teacher, teacher1.., student")
+    train: TrainSpec = Field(default_factory=TrainSpec)
 
 
 @register_stage("train", TrainStage)
@@ -19,12 +20,10 @@ def run(ctx, cfg: TrainStage, stage_dir: Path) -> dict:
     """Train or fine-tune a model with cross-entropy (label smoothing, cosine LR, early stopping)."""
     from ..train.loop import fit
     from ..train.tasks import ClassificationTask
-    from .common import loaders
 
     model = ctx.model(cfg.model)
-    train_loader, val_loader = loaders(ctx)
-    spec = TrainSpec(**cfg.model_dump(exclude={"model"}))
-    summary = fit(ClassificationTask(model, spec.label_smoothing), model, train_loader, val_loader, spec,
+    train_loader, val_loader = ctx.loaders()
+    summary = fit(ClassificationTask(model, cfg.train.label_smoothing), model, train_loader, val_loader, cfg.train,
                   out_dir=stage_dir, device=ctx.device, desc=f"train {cfg.model}", resume=ctx.resume, seed=ctx.seed)
     model.cpu()
     return {"model": cfg.model, **{k: v for k, v in summary.items() if k != "history"}}

@@ -47,7 +47,19 @@ def fit(
 ) -> dict:
     """Train `task`, keep the best val top-1 weights in `model` (or the last, `spec.keep`); returns a summary.
 
-    `val_loader` may be None only with `keep: last`: then no epoch is evaluated."""
+    `val_loader` may be None only with `keep: last`: then no epoch is evaluated. With `spec.threads`,
+    torch's process-wide thread count is set for the training and restored afterwards."""
+    before = torch.get_num_threads()
+    if spec.threads:
+        torch.set_num_threads(spec.threads)
+    try:
+        return _fit(task, model, train_loader, val_loader, spec, out_dir, device, desc, resume, seed, on_epoch_end)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _fit(task, model, train_loader, val_loader, spec: TrainSpec, out_dir, device, desc, resume, seed,
+         on_epoch_end) -> dict:
     if val_loader is None and spec.keep == "best":
         raise ValueError("keeping the best epoch needs val data; give a val loader or set keep: last")
     device = torch.device(device)

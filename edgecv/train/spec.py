@@ -31,6 +31,9 @@ class TrainSpec(BaseModel):
     time_limit_min: Optional[float] = Field(None, gt=0, description="wall-clock budget: the cosine anneals by the "
                                             "larger of steps done and time used, and training ends when time is up "
                                             "(time-boxed benchmarks; results then depend on machine speed)")
+    threads: Optional[int] = Field(None, ge=1, description="torch intra-op threads while training (default: torch's "
+                                   "own); 1 is about as fast for small models and does not collapse when other "
+                                   "processes share the cores")
     keep: Literal["best", "last"] = Field("best", description="weights kept at the end: the best val epoch, or the "
                                                                "last (val then only reports, and may be left out)")
 

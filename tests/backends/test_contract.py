@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from edgecv.backends import BACKENDS, Artifact
-from edgecv.bench.accuracy import parity, run_all
+import edgecv.app  # noqa: F401  (loads what higher layers attach to backends, e.g. ONNX int8)
+from edgecv.backends import BACKENDS, Artifact, ArtifactMetadata, Precision, Runner
+from edgecv.eval.logits import parity, run_all
 from tests.conftest import SHARED
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -61,6 +62,9 @@ def test_backend_contract(name, model, built, real_images):
     assert meta.tool_versions.get("torch")
 
     runner = b.load(art, threads=1)
+    assert isinstance(runner, Runner) and isinstance(runner.info, dict)
+    seen = b.inspect(art.path)  # what the file itself says agrees with the sidecar
+    assert isinstance(seen, ArtifactMetadata) and seen.input_shape[1:] == [3, 32, 32]
     fixed = meta.input_shape[0] if isinstance(meta.input_shape[0], int) else None
     rng = np.random.default_rng(0)
     inputs = {"random": rng.standard_normal((6, 3, 32, 32)).astype(np.float32)}
@@ -80,3 +84,31 @@ def test_backend_contract(name, model, built, real_images):
 def test_unknown_backend_has_did_you_mean():
     with pytest.raises(KeyError, match="did you mean 'onnxruntime'"):
         BACKENDS.get("onnxruntim")
+
+
+@pytest.mark.parametrize("name", BACKENDS.names())
+def test_backend_protocol(name, model, tmp_path):
+    """The typed protocol: identity, a precision table saying what needs calibration, and build-time
+    checks that refuse an unknown option, an unknown precision and missing calibration data."""
+    b = BACKENDS.get(name)
+    assert b.name == name and b.suffix.startswith(".") and isinstance(b.extra, str) and b.format
+    assert "fp32" in b.precisions and all(isinstance(p, Precision) and p.name == k for k, p in b.precisions.items())
+    assert not b.precisions["fp32"].needs_calibration and not b.precisions["fp32"].integer
+    ok, why = b.available()
+    assert isinstance(ok, bool) and (ok or "pip install" in why)
+    sample = torch.zeros(1, 3, 32, 32)
+    with pytest.raises(ValueError, match="does not take option"):
+        b.build(model, sample, "fp32", None, tmp_path, {"no_such_option": 1})
+    with pytest.raises(ValueError, match="runs"):
+        b.build(model, sample, "int3", None, tmp_path)
+    for p in (p for p in b.precisions.values() if p.needs_calibration):
+        with pytest.raises(ValueError, match="calibration"):
+            b.build(model, sample, p.name, None, tmp_path)
+
+
+def test_a_folder_is_not_an_artifact(tmp_path):
+    with pytest.raises(IsADirectoryError, match="is a folder; give a model file .*onnx"):
+        Artifact.from_path(tmp_path)
+    (tmp_path / "weights.bin").write_bytes(b"x")
+    with pytest.raises(ValueError, match="no backend reads '.bin' files; edgecv reads .*\\.tflite"):
+        Artifact.from_path(tmp_path / "weights.bin")

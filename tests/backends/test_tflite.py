@@ -114,7 +114,7 @@ def test_nchw_layout_on_request(tmp_path):
 
     model = create_model("cifar_resnet20", num_classes=4).eval()
     b = BACKENDS.get("tflite")
-    art = b.build(model, torch.zeros(1, 3, 32, 32), "fp32", None, tmp_path, layout="NCHW")
+    art = b.build(model, torch.zeros(1, 3, 32, 32), "fp32", None, tmp_path, {"layout": "NCHW"})
     assert art.metadata.layout == "NCHW" and art.metadata.extra["tensor_shape"] == [1, 3, 32, 32]
     x = np.random.default_rng(0).standard_normal((3, 3, 32, 32), dtype=np.float32)
     np.testing.assert_allclose(b.load(art)(x), _reference(model, x), atol=1e-4)

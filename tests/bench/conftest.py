@@ -32,7 +32,7 @@ def cifar_small(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def onnx20(teacher20, tmp_path_factory):
-    from edgecv.export import build_artifact
+    from edgecv.backends.build import build_artifact
 
     res = build_artifact("onnx", teacher20, torch.zeros(1, 3, 32, 32), tmp_path_factory.mktemp("onnx20"),
                          preprocess={"class_names": CIFAR_CLASSES})

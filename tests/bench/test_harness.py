@@ -66,15 +66,13 @@ def test_unavailable_backend_gives_skipped_rows_with_the_reason(tmp_path):
         def available(self):
             return False, "missing_rt not installed: pip install 'edgecv[missing]'"
 
-    BACKENDS.register("missing_rt", Missing())
-    try:
+    with BACKENDS.temporarily("missing_rt", Missing()):
         f = tmp_path / "m.mrt"
         f.write_bytes(b"x")
         rows = benchmark_artifact(Artifact(f, "missing_rt", ArtifactMetadata()), batches=[1, 8], timing=FAST)
         assert [r["status"] for r in rows] == ["skipped", "skipped"]
         assert "pip install 'edgecv[missing]'" in rows[0]["reason"]
-    finally:
-        BACKENDS._items.pop("missing_rt")
+    assert "missing_rt" not in BACKENDS
 
 
 def test_fixed_batch_file_skips_other_batch_sizes(teacher20, data, tmp_path):
@@ -110,8 +108,18 @@ def test_data_whose_classes_do_not_match_the_outputs_is_an_error(onnx20, cifar_s
 def test_integer_artifacts_are_judged_on_real_images_only():
     from edgecv.bench.harness import judge
 
-    assert judge({"agreement": 80.0, "parity_on": "random"}, Thresholds(), "int8")[0] == "ok"
-    assert judge({"agreement": 80.0, "parity_on": "val"}, Thresholds(), "int8")[0] == "inaccurate"
-    assert judge({"agreement": 80.0, "parity_on": "random"}, Thresholds(), "fp32")[0] == "inaccurate"
+    assert judge({"agreement": 80.0, "parity_on": "random"}, Thresholds(), integer=True)[0] == "ok"
+    assert judge({"agreement": 80.0, "parity_on": "val"}, Thresholds(), integer=True)[0] == "inaccurate"
+    assert judge({"agreement": 80.0, "parity_on": "random"}, Thresholds(), integer=False)[0] == "inaccurate"
     status, reason = judge({"top1": 85.0, "reference_top1": 90.0, "parity_on": "val", "agreement": 99.5}, Thresholds(99.0, 1.0))
     assert status == "inaccurate" and "5.00 points below" in reason
+
+
+def test_rows_record_the_other_load_during_their_own_timing(onnx20):
+    from edgecv.utils.timing import _machine_busy_s
+
+    (row,) = benchmark_artifact(onnx20, batches=[1], threads=1, timing=TimingConfig(warmup=1, min_runs=3, min_time_s=0.2))
+    if _machine_busy_s() is None:
+        assert row["busy_other_pct"] is None
+    else:
+        assert 0.0 <= row["busy_other_pct"] <= 100.0

@@ -54,3 +54,23 @@ def test_write_ledger_creates_the_folder_atomically(tmp_path):
     assert "pareto.png" in report and "test cpu" in report
     write_ledger(tmp_path / "out", ROWS[:1], env)  # an existing folder: files are replaced
     assert len(json.loads(files["results"].read_text())["rows"]) == 1
+
+
+def test_rows_timed_on_a_busy_machine_are_flagged(tmp_path):
+    from edgecv.bench.ledger import busy_rows, report_markdown, rich_table
+
+    rows = [{**ROWS[0], "busy_other_pct": 97.0}, {**ROWS[1], "busy_other_pct": 3.0}, {**ROWS[3], "busy_other_pct": None}]
+    assert [r["backend"] for r in busy_rows(rows)] == ["torch"]
+    md = report_markdown(rows, None, "t", None)
+    head, first = md.splitlines()[2], md.splitlines()[4]
+    assert "other load %" in head and "| 97 busy |" in first and "| 3 |" in md
+    warning = next(ln for ln in md.splitlines() if ln.startswith("**Busy machine**"))
+    assert "big torch fp32 batch 1 (97 %)" in warning and "onnxruntime" not in warning
+    quiet = report_markdown([{**r, "busy_other_pct": 3.0} for r in ROWS[:2]], None, "t", None)
+    assert "Busy machine" not in quiet and "| 3 |" in quiet
+    from rich.console import Console
+
+    con = Console(width=400, record=True)
+    con.print(rich_table(rows + [ROWS[-1]]))
+    text = con.export_text()
+    assert "97 busy" in text and "pip install 'edgecv[tensorrt]'" in text  # notes are not read as markup

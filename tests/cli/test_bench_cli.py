@@ -97,3 +97,22 @@ def test_bad_inputs_are_clear_errors(teacher20, cifar_small, tmp_path, capsys):
     msg = _error(capsys, ["bench", str(f), "--data", str(three), *FAST])
     assert "3 class folders" in msg and "10 outputs" in msg
     assert "--batch" in _error(capsys, ["bench", str(f), "--batch", "1,x"])
+
+
+def test_bad_sizes_are_refused_before_anything_runs(tmp_path, capsys):
+    """--threads 0/-1 at argparse level; a --batch that cannot fit in memory before any allocation."""
+    import time
+
+    from edgecv.models import create_model, save_model
+
+    f = save_model(create_model("cifar_resnet20", num_classes=10), tmp_path / "m.pt")
+    for bad in ("0", "-2"):
+        with pytest.raises(SystemExit) as e:
+            main(["bench", str(f), "--threads", bad])
+        assert e.value.code == 2
+        assert f"argument --threads: must be >= 1, got {int(bad)}" in capsys.readouterr().err
+    t0 = time.perf_counter()
+    msg = _error(capsys, ["bench", str(f), "--batch", f"1,{10**7}", *FAST])
+    assert time.perf_counter() - t0 < 20  # refused up front, not after allocating 120 GB
+    assert f"--batch {10**7}: a batch of {10**7} x 3x32x32 float32 images needs about" in msg
+    assert "is available; use --batch" in msg

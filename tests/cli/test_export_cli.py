@@ -72,3 +72,21 @@ def test_plain_state_dict_without_model_says_to_pass_model(tmp_path, capsys):
     torch.save(create_model("cifar_resnet20").state_dict(), f)
     assert main(["export", "--checkpoint", str(f), "-o", str(tmp_path / "x.onnx")]) == 2
     assert "--model" in capsys.readouterr().out
+
+
+def test_output_over_the_input_is_refused(tmp_path, capsys):
+    """`--to torch -o X` with X the --checkpoint (directly, via a symlink, or a run's own model file)."""
+    f = save_model(create_model("cifar_resnet20", num_classes=10), tmp_path / "m.pt")
+    before = f.read_bytes()
+    (tmp_path / "alias.pt").symlink_to(f)
+    for target in (f, tmp_path / "alias.pt", tmp_path / "." / "m.pt"):
+        assert main(["export", "--checkpoint", str(f), "--to", "torch", "-o", str(target)]) == 2
+        out = capsys.readouterr().out.replace("\n", " ")
+        assert "-o must differ from the input file" in out and "--checkpoint" in out
+    assert f.read_bytes() == before
+    run = tmp_path / "run"
+    (run / "stages" / "0_train" / "models").mkdir(parents=True)
+    student = save_model(create_model("cifar_resnet20", num_classes=10), run / "stages" / "0_train" / "models" / "student.pt")
+    (run / "manifest.json").write_text(json.dumps({"records": [{"stage": "0_train", "model_files": {"student": str(student)}}]}))
+    assert main(["export", str(run), "--to", "torch", "-o", str(student)]) == 2
+    assert "-o must differ from the input file" in capsys.readouterr().out

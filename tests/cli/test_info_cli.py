@@ -7,8 +7,44 @@ def test_info_lists_backends_and_versions(capsys):
     assert main(["info", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     status = {b["backend"]: b for b in data["backends"]}
-    assert status["torch"]["available"] and status["onnxruntime"]["available"]
-    assert all(b["available"] or "pip install" in b["note"] or b["note"] for b in data["backends"])
+    assert status["torch"]["available"] and status["torch"]["note"] == "" and status["torch"]["extra"] is None
+    assert status["onnxruntime"]["available"] and status["onnxruntime"]["extra"] == "onnx"
+    assert status["onnxruntime"]["install"] == "pip install 'edgecv[onnx]'"
+    assert status["onnxruntime"]["packages"] == {"onnx": True, "onnxruntime": True, "onnxslim": True}
+    for b in data["backends"]:  # every unusable backend says why and what to install
+        assert b["available"] or (b["note"] and b["install"] and b["install"] in b["note"]), b
     assert data["environment"]["libraries"]["torch"] and data["environment"]["cpu"]
+
+
+def test_info_lists_tensorrt_with_its_extra(capsys):
+    """TensorRT has an extra but no edgecv backend module in this version: listed, honestly."""
+    import importlib.util
+
+    from edgecv.backends import BACKENDS
+
+    assert main(["info", "--json"]) == 0
+    trt = {b["backend"]: b for b in json.loads(capsys.readouterr().out)["backends"]}["tensorrt"]
+    assert trt["extra"] == "tensorrt" and trt["install"] == "pip install 'edgecv[tensorrt]'"
+    assert set(trt["packages"]) == {"tensorrt", "pycuda"}
+    assert trt["packages"]["tensorrt"] == (importlib.util.find_spec("tensorrt") is not None)
+    if "tensorrt" not in BACKENDS:
+        assert not trt["available"] and "tensorrt backend is not part of this version" in trt["note"]
+        if not trt["packages"]["tensorrt"]:
+            assert "tensorrt" in trt["note"] and "pip install 'edgecv[tensorrt]'" in trt["note"]
     assert main(["info"]) == 0
-    assert "backends" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "backends" in out and "tensorrt" in out
+    assert "edgecv[tensorrt]" in out  # the table prints the hint as text, not as rich markup
+
+
+def test_a_missing_extra_is_reported_with_what_to_install(monkeypatch, capsys):
+    """With the onnx packages unfindable, the onnxruntime row says which ones and the extra."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("onnx", "onnxruntime", "onnxslim") else real(name, *a))
+    assert main(["info", "--json"]) == 0
+    ort = {b["backend"]: b for b in json.loads(capsys.readouterr().out)["backends"]}["onnxruntime"]
+    assert not ort["available"] and "onnx, onnxruntime, onnxslim not installed" in ort["note"]
+    assert "pip install 'edgecv[onnx]'" in ort["note"]

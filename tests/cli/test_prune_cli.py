@@ -3,6 +3,7 @@ bf16 + channels-last, then `edgecv export --checkpoint FILE` with no model name.
 import os
 import shutil
 
+import pytest
 import torch
 
 from edgecv.cli import main
@@ -43,3 +44,47 @@ def test_prune_with_kd_finetune_then_export_by_file(tmp_path):
     x = torch.randn(2, 3, 32, 32)
     got = ort.InferenceSession(str(onnx_path)).run(None, {"input": x.numpy()})[0]
     assert torch.allclose(torch.from_numpy(got), model.eval()(x), atol=1e-4)
+
+
+def test_output_over_the_input_checkpoint_is_refused(tmp_path, capsys):
+    from edgecv.models import save_model
+
+    f = save_model(create_model("cifar_resnet20", num_classes=10), tmp_path / "m.pt")
+    before = f.read_bytes()
+    (tmp_path / "alias.pt").symlink_to(f)
+    for target in (f, tmp_path / "alias.pt"):
+        assert main(["prune", "--checkpoint", str(f), "--macs-ratio", "0.5", "-o", str(target)]) == 2
+        assert "-o must differ from the input file" in capsys.readouterr().out
+    assert main(["prune", "--model", "cifar_resnet20", "--teacher-checkpoint", str(f), "--macs-ratio", "0.5",
+                 "-o", str(tmp_path / "alias.pt")]) == 2
+    assert "--teacher-checkpoint" in capsys.readouterr().out
+    assert f.read_bytes() == before
+
+
+def test_missing_onnx_extra_fails_before_any_pruning(tmp_path, capsys, monkeypatch):
+    """Without onnx/onnxruntime the latency step cannot run: say so first, with the extra, and prune nothing."""
+    import importlib.util
+    import time
+
+    import edgecv.prune.iterative as iterative
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("onnx", "onnxruntime", "onnxslim") else real(name, *a))
+    called = []
+    monkeypatch.setattr(iterative, "prune_model", lambda *a, **k: called.append(1))
+    out = tmp_path / "p.pt"
+    t0 = time.perf_counter()
+    assert main(["prune", "--model", "cifar_resnet20", "--macs-ratio", "0.5", "-o", str(out)]) == 2
+    printed = capsys.readouterr().out.replace("\n", " ")
+    assert time.perf_counter() - t0 < 10 and not called and not out.exists()
+    assert "--backend onnxruntime is not available here" in printed
+    assert "pip install 'edgecv[onnx]'" in printed  # printed whole: rich markup must not eat [onnx]
+    assert main(["prune", "--model", "cifar_resnet20", "--latency-ms", "1", "-o", str(out)]) == 2
+    assert "the --latency-ms 1.0 target" in capsys.readouterr().out
+
+
+def test_threads_must_be_positive(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["prune", "--model", "cifar_resnet20", "--macs-ratio", "0.5", "--threads", "0", "-o", str(tmp_path / "p.pt")])
+    assert e.value.code == 2 and "argument --threads: must be >= 1, got 0" in capsys.readouterr().err

@@ -8,7 +8,9 @@ import onnx
 import pytest
 import torch
 
-from edgecv.export import ExportError, build_artifact, export_onnx, resolve_backend
+from edgecv.backends import resolve_backend
+from edgecv.backends.build import build_artifact
+from edgecv.export import ExportError, export_onnx
 from edgecv.models import create_model
 
 

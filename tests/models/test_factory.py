@@ -53,7 +53,69 @@ def test_mismatched_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="cannot read checkpoint .*junk.pt"):
         create_model("cifar_resnet20", checkpoint=tmp_path / "junk.pt")
     with pytest.raises(ValueError, match="not an edgecv model file"):
-        load_model(tmp_path / "r20.pt" if False else _plain_state(tmp_path))
+        load_model(_plain_state(tmp_path))
+
+
+def test_wrong_architecture_is_summarised_with_the_likely_model(tmp_path):
+    """A ResNet-20 state dict loaded into a ResNet-56: counts, a few names and the right model, not 8 KB of keys."""
+    path = tmp_path / "r20.pt"
+    torch.save(create_model("cifar_resnet20", num_classes=10).state_dict(), path)
+    with pytest.raises(ValueError) as e:
+        create_model("cifar_resnet56", num_classes=10, checkpoint=path)
+    msg = str(e.value)
+    assert "\n" not in msg and len(msg) < 600, msg
+    assert f"checkpoint {path} does not match model 'cifar_resnet56'" in msg
+    n56, n20 = (len(create_model(n).state_dict()) for n in ("cifar_resnet56", "cifar_resnet20"))
+    assert f"{n56 - n20} missing, 0 unexpected, 0 with other shapes" in msg
+    assert "missing: layer1.3.conv1.weight" in msg
+    assert "it looks like a cifar_resnet20 checkpoint (3 blocks per stage, 10 classes)" in msg
+    torch.save(create_model("cifar_resnet56", num_classes=10).state_dict(), tmp_path / "r56.pt")
+    with pytest.raises(ValueError, match=r"0 missing, \d+ unexpected.*unexpected: layer1.5.conv1.weight.*"
+                       r"looks like a cifar_resnet56 checkpoint \(9 blocks per stage"):
+        create_model("cifar_resnet32", num_classes=10, checkpoint=tmp_path / "r56.pt")
+
+
+def test_wrong_class_count_and_wrong_edgecv_file_are_summarised(tmp_path):
+    torch.save(create_model("cifar_resnet20", num_classes=10).state_dict(), tmp_path / "r20.pt")
+    with pytest.raises(ValueError, match=r"0 missing, 0 unexpected, 2 with other shapes .*linear.weight \(10, 64\) in "
+                       r"the file vs \(7, 64\).*the file has 10 outputs in 'linear': pass that num_classes"):
+        create_model("cifar_resnet20", num_classes=7, checkpoint=tmp_path / "r20.pt")
+    # an edgecv model file whose weights were swapped for another architecture's
+    path = save_model(create_model("cifar_resnet32", num_classes=10), tmp_path / "m.pt")
+    ckpt = torch.load(path, weights_only=True)
+    ckpt["state_dict"] = create_model("cifar_resnet20", num_classes=10).state_dict()
+    torch.save(ckpt, path)
+    with pytest.raises(ValueError, match=r"weights do not match the recorded architecture 'cifar_resnet32': \d+ missing"
+                       r".*looks like a cifar_resnet20 checkpoint"):
+        load_model(path)
+
+
+def test_timm_state_dict_in_the_wrong_timm_model_names_it(tmp_path):
+    import timm
+
+    torch.save(timm.create_model("mobilenetv3_small_050", num_classes=5).state_dict(), tmp_path / "mb.pt")
+    with pytest.raises(ValueError, match="looks like a mobilenetv3_small_050 checkpoint"):
+        create_model("mobilenetv2_050", checkpoint=tmp_path / "mb.pt")
+
+
+class Pickled:  # any Python object: not loadable with weights_only=True
+    pass
+
+
+def test_pickled_object_checkpoint_never_advises_weights_only_false(tmp_path):
+    path = tmp_path / "obj.pt"
+    torch.save({"model": Pickled(), "epoch": 3}, path)
+    with pytest.raises(ValueError) as e:
+        create_model("cifar_resnet20", checkpoint=path)
+    msg = str(e.value)
+    assert f"cannot read checkpoint {path}: it is not a weights-only checkpoint edgecv can load safely" in msg
+    assert "Pickled" in msg and "weights_only" not in msg and "\n" not in msg
+    from edgecv.models.factory import read_checkpoint
+
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError) as e:
+        read_checkpoint(tmp_path / "junk.pt")
+    assert "weights_only" not in str(e.value) and "junk.pt" in str(e.value)
 
 
 def _plain_state(tmp_path):

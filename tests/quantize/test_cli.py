@@ -12,10 +12,19 @@ from tests.bench.conftest import cifar_small  # noqa: F401  (shared fixture)
 def test_int8_with_budget_then_bench(onnx20, cifar_small, tmp_path, capsys):  # noqa: F811
     out, rep = tmp_path / "q.onnx", tmp_path / "q.json"
     assert main(["quantize", str(onnx20.path), "--precision", "int8", "--calib-data", str(cifar_small),
-                 "--calib-size", "40", "--method", "percentile", "--budget", "100", "--val-data", str(cifar_small),
+                 "--calib-size", "40", "--method", "percentile", "--budget", "0", "--val-data", str(cifar_small),
                  "--threads", "1", "--report", str(rep), "-o", str(out)]) == 0
     report = json.loads(rep.read_text())
-    assert report["method"] == "percentile" and report["calib_images"] == 40 and report["budget_met"]
+    assert report["method"] == "percentile" and report["calib_images"] == 40 and report["budget"] == 0
+    steps = report["steps"]
+    assert steps[0]["step"] == "fp32" and steps[1]["step"] == 0 and steps[1]["fp32_nodes"] == 0
+    chosen = next(s for s in steps if s["step"] == report["chosen_step"])
+    assert report["kept_fp32"] == chosen["kept"] and report["budget_met"] == (chosen["drop"] <= 0)
+    # A zero budget: plain INT8 loses at least one of the 40 images here, so the loop must put nodes back
+    # into FP32 (most sensitive first) until none is lost.
+    assert steps[1]["drop"] > 0 and not steps[1]["met"]
+    assert len(steps) > 2 and report["kept_fp32"] and report["budget_met"] and chosen["fp32_nodes"] == len(chosen["kept"])
+    assert [s["fp32_nodes"] for s in steps[1:]] == sorted(s["fp32_nodes"] for s in steps[1:])  # groups only grow
     assert main(["bench", str(out), "--data", str(cifar_small), "--warmup", "1", "--min-runs", "3",
                  "--min-time", "0", "--json", str(tmp_path / "b.json")]) == 0
     row, = json.loads((tmp_path / "b.json").read_text())["rows"]
@@ -41,3 +50,10 @@ def test_errors_are_one_line(onnx20, tmp_path, capsys, extra, message):
     err = capsys.readouterr().out
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "x.onnx").exists()
+
+
+@pytest.mark.parametrize("flag", ["--threads", "--calib-size"])
+def test_sizes_below_one_are_refused_by_the_parser(tmp_path, capsys, flag):
+    with pytest.raises(SystemExit) as e:
+        main(["quantize", str(tmp_path / "m.onnx"), "--precision", "fp16", flag, "-3", "-o", str(tmp_path / "q.onnx")])
+    assert e.value.code == 2 and f"argument {flag}: must be >= 1, got -3" in capsys.readouterr().err

@@ -39,12 +39,23 @@ def test_harness_benchmarks_the_int8_artifact(onnx20, calib, val1000, teacher20,
 
 
 def test_backend_builders(teacher20, calib, tmp_path):
-    """What the onnxruntime backend registers for precision int8/fp16: model in, artifact out."""
+    """What the quantize layer attaches to the onnxruntime backend for int8/fp16: model in, artifact out,
+    with the FP32 export done once when the caller passes it as the source."""
     import torch
 
-    from edgecv.quantize.builders import build_fp16, build_int8
+    import edgecv.quantize  # noqa: F401  (attaches the builders)
+    from edgecv.backends import BACKENDS
+    from edgecv.backends.build import build_artifact
 
-    int8 = build_int8(teacher20, torch.zeros(1, 3, 32, 32), calib, tmp_path)
-    fp16 = build_fp16(teacher20, torch.zeros(1, 3, 32, 32), None, tmp_path)
+    assert BACKENDS.get("onnxruntime").buildable() == {"fp32": "", "fp16": "", "int8": ""}
+    sample = torch.zeros(1, 3, 32, 32)
+    fp32 = build_artifact("onnx", teacher20, sample, tmp_path / "fp32").artifact
+    stamp = fp32.path.stat().st_mtime_ns
+    int8 = build_artifact("onnx", teacher20, sample, tmp_path, "int8", calib, source=fp32).artifact
+    fp16 = build_artifact("onnx", teacher20, sample, tmp_path, "fp16").artifact  # no source: exports FP32 itself
     assert (int8.precision, fp16.precision) == ("int8", "fp16")
     assert int8.path.name == "cifar_resnet20-int8.onnx" and int8.sidecar().is_file() and fp16.path.is_file()
+    assert int8.metadata.extra["source_artifact"] == str(fp32.path) and fp32.path.stat().st_mtime_ns == stamp
+    assert not (tmp_path / "cifar_resnet20-fp32.onnx").exists()  # fp16's own FP32 export went to a scratch folder
+    missing = build_artifact("onnx", teacher20, sample, tmp_path / "x", "int8", None)
+    assert missing.status == "export_failed" and "calibration" in missing.error

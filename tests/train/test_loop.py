@@ -86,3 +86,12 @@ def test_time_limit_anneals_the_cosine_and_stops_on_time():
     assert out["history"][-1]["lr"] < 0.01 * spec.lr  # the clock drove the cosine to its end: annealed weights
     plain = fit(ClassificationTask(model), model, tr, va, TrainSpec(epochs=1, max_steps_per_epoch=1))
     assert plain["time_up"] is False
+
+
+def test_threads_apply_while_training_and_are_restored():
+    model, tr, va = _setup()
+    before = torch.get_num_threads()
+    seen = []
+    spec = TrainSpec(epochs=1, max_steps_per_epoch=1, threads=1)
+    fit(ClassificationTask(model), model, tr, va, spec, None, on_epoch_end=lambda e, row: seen.append(torch.get_num_threads()))
+    assert seen == [1] and torch.get_num_threads() == before

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..utils.errors import first_line
 from ..utils.io import atomic_path
 
 PRECISIONS = ("fp32", "fp16", "dynamic", "int8")
@@ -59,7 +60,9 @@ def convert_to_tflite(
 
     import torch
 
-    name = (getattr(model, "edgecv_spec", None) or {}).get("name", type(model).__name__)
+    from ..models import model_name
+
+    name = model_name(model)
     c, h, w = (int(d) for d in tuple(sample_shape)[1:4])
     if calibration is not None:
         calibration.check_shape([1, c, h, w], what=f"model '{name}'")
@@ -100,7 +103,7 @@ def _convert_float(net, example, name: str) -> bytes:
         with torch.no_grad():
             return bytes(litert_torch.convert(net, (example,)).model_content())
     except Exception as e:
-        raise TFLiteConversionError(f"TFLite conversion of '{name}' failed (litert-torch): {_first_line(e)}") from e
+        raise TFLiteConversionError(f"TFLite conversion of '{name}' failed (litert-torch): {first_line(e, 500)}") from e
 
 
 def _convert_int8(net, example, calibration, layout: str, name: str) -> bytes:
@@ -118,7 +121,7 @@ def _convert_int8(net, example, calibration, layout: str, name: str) -> bytes:
         graph = torch.export.export(net, (pair,), dynamic_shapes=shapes).module()
         prepared = move_exported_model_to_eval(quantize_pt2e.prepare_pt2e(graph, quantizer))
     except Exception as e:
-        raise TFLiteConversionError(f"PT2E int8 preparation of '{name}' failed (torch.export): {_first_line(e)}") from e
+        raise TFLiteConversionError(f"PT2E int8 preparation of '{name}' failed (torch.export): {first_line(e, 500)}") from e
     with torch.no_grad():
         for images in calibration:
             x = np.asarray(images, dtype=np.float32)
@@ -130,7 +133,7 @@ def _convert_int8(net, example, calibration, layout: str, name: str) -> bytes:
             edge = litert_torch.convert(quantized, (example,), quant_config=QuantConfig(pt2e_quantizer=quantizer))
         return bytes(edge.model_content())
     except Exception as e:
-        raise TFLiteConversionError(f"TFLite int8 conversion of '{name}' failed (litert-torch PT2E): {_first_line(e)}") from e
+        raise TFLiteConversionError(f"TFLite int8 conversion of '{name}' failed (litert-torch PT2E): {first_line(e, 500)}") from e
 
 
 def _post_quantize(content: bytes, kind: str, name: str) -> bytes:
@@ -149,10 +152,5 @@ def _post_quantize(content: bytes, kind: str, name: str) -> bytes:
     try:
         result = quantizer.Quantizer(bytearray(content), spec).quantize(enable_progress_report=False)
     except Exception as e:
-        raise TFLiteConversionError(f"TFLite {kind} quantization of '{name}' failed (ai-edge-quantizer): {_first_line(e)}") from e
+        raise TFLiteConversionError(f"TFLite {kind} quantization of '{name}' failed (ai-edge-quantizer): {first_line(e, 500)}") from e
     return bytes(result.quantized_model)
-
-
-def _first_line(e: Exception) -> str:
-    text = str(e).strip() or type(e).__name__
-    return text.splitlines()[0][:500]

@@ -1,0 +1,100 @@
+"""A Predictor: an artifact, its metadata's preprocessing, its runner and its class names.
+
+    p = Predictor("model.onnx", threads=2)
+    p.predict(Image.open("cat.png"), k=3)           # -> Prediction(labels, scores, indices)
+    p.predict_batch([frame1, frame2], bgr=True)     # OpenCV frames (HxWx3 uint8, BGR)
+    p.evalset("val/")                               # labelled folder through the same preprocessing
+
+The same transform (resize, centre crop, normalise) serves single images, batches and evaluation
+folders, so every command that turns an image into a prediction agrees on the same frame.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+DEFAULT_CROP_PCT = 0.875  # timm's default for inputs larger than 64 px; smaller ones are resized whole
+
+
+@dataclass
+class Prediction:
+    labels: list[str]
+    scores: list[float]  # softmax probabilities, best first
+    indices: list[int]
+
+    def as_dict(self) -> list[dict]:
+        return [{"label": lab, "score": round(s, 6), "index": i} for lab, s, i in zip(self.labels, self.scores, self.indices)]
+
+
+class Predictor:
+    def __init__(self, artifact, threads: int | None = None, crop_pct: float = DEFAULT_CROP_PCT, **overrides):
+        """`artifact`: an Artifact or a path (opened with `open_artifact`, `overrides` passed on)."""
+        from ..backends import BACKENDS, Artifact
+        from ..data.transforms import build_transform
+        from .artifacts import open_artifact
+
+        self.artifact = artifact if isinstance(artifact, Artifact) else open_artifact(artifact, **overrides)
+        meta = self.artifact.metadata
+        self.image_size = meta.image_size
+        self.runner = BACKENDS.get(self.artifact.backend).load(self.artifact, threads)
+        self.fixed_batch = meta.input_shape[0] if isinstance(meta.input_shape[0], int) else None
+        self.transform = build_transform(False, self.image_size, meta.mean, meta.std, None, crop_pct)
+        self._class_names = list(meta.class_names) if meta.class_names else None
+
+    @property
+    def name(self) -> str:
+        return self.artifact.metadata.source_model or self.artifact.path.stem
+
+    def class_names(self, num_outputs: int) -> list[str]:
+        names = self._class_names
+        return names if names and len(names) == num_outputs else [str(i) for i in range(num_outputs)]
+
+    def preprocess(self, image, bgr: bool = False) -> np.ndarray:
+        """One image (PIL image, or HxWx3 uint8 array, RGB unless `bgr`) -> normalised CxHxW float32."""
+        from PIL import Image
+
+        if isinstance(image, np.ndarray):
+            if image.ndim != 3 or image.shape[2] not in (1, 3, 4):
+                raise ValueError(f"expected an HxWx3 image array, got shape {image.shape}")
+            arr = image[:, :, :3][:, :, ::-1] if bgr and image.shape[2] >= 3 else image
+            image = Image.fromarray(np.ascontiguousarray(arr.astype(np.uint8)))
+        return np.asarray(self.transform(image), dtype=np.float32)
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        """NCHW float32 batch -> logits, in chunks when the artifact has a fixed batch size."""
+        from ..eval.logits import run_all
+
+        return run_all(self.runner, [np.ascontiguousarray(batch, dtype=np.float32)], self.fixed_batch)
+
+    def predict_batch(self, images: Sequence, k: int = 5, bgr: bool = False) -> list[Prediction]:
+        from ..eval.logits import topk_indices
+
+        if not len(images):
+            return []
+        logits = self.logits(np.stack([self.preprocess(im, bgr) for im in images]))
+        probs = _softmax(logits)
+        names = self.class_names(logits.shape[1])
+        out = []
+        for row, idx in zip(probs, topk_indices(logits, k)):
+            out.append(Prediction([names[i] for i in idx], [float(row[i]) for i in idx], [int(i) for i in idx]))
+        return out
+
+    def predict(self, image, k: int = 5, bgr: bool = False) -> Prediction:
+        return self.predict_batch([image], k, bgr)[0]
+
+    def evalset(self, folder: str | Path, class_map: dict | None = None, batch_size: int = 64):
+        """A labelled folder (DIR/<class>/*) seen through this predictor's preprocessing."""
+        from ..bench import EvalSet
+        from ..data.folder import image_folder
+
+        ds = image_folder(folder, self.transform)
+        return EvalSet(ds, ds.classes, class_map, batch_size, source=str(folder))
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)

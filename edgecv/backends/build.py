@@ -1,0 +1,48 @@
+"""Build one artifact through any registered backend, turning every outcome into a status.
+
+A backend that is not installed gives `skipped` (with the pip extra to install); a build that raises
+gives `export_failed` with the reason; the caller's run goes on either way.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..utils.errors import first_line
+from .base import BACKENDS, Artifact, resolve_backend
+
+
+@dataclass
+class BuildResult:
+    backend: str
+    precision: str
+    status: str  # ok | export_failed | skipped
+    artifact: Artifact | None = None
+    error: str | None = None
+
+    def record(self, name: str) -> dict[str, Any]:
+        """The run manifest's entry for this artifact."""
+        return {"name": name, "backend": self.backend, "precision": self.precision, "status": self.status,
+                "path": str(self.artifact.path) if self.artifact else None, "error": self.error}
+
+
+def build_artifact(backend: str, model, sample, out_dir: str | Path, precision: str = "fp32",
+                   calibration=None, preprocess: Mapping[str, Any] | None = None,
+                   options: Mapping[str, Any] | None = None, source: Artifact | None = None) -> BuildResult:
+    """`preprocess` (mean, std, class_names) is what the run's data used; it goes into the metadata.
+    `options` are backend-specific build keywords (e.g. tflite's `layout`); `source` is this backend's
+    FP32 artifact of the same model, from which derived precisions (ONNX int8/fp16) are converted."""
+    name = resolve_backend(backend)
+    b = BACKENDS.get(name)
+    ok, reason = b.available()
+    if not ok:
+        return BuildResult(name, precision, "skipped", error=reason)
+    opts = {**(options or {}), "preprocess": dict(preprocess) if preprocess else None, "source": source}
+    try:
+        art = b.build(model, sample, precision, calibration, Path(out_dir), opts)
+    except ImportError as e:
+        return BuildResult(name, precision, "skipped", error=str(e))
+    except Exception as e:  # reported on this row; the run goes on
+        return BuildResult(name, precision, "export_failed", error=first_line(e, 500))
+    return BuildResult(name, art.precision, "ok", artifact=art)

@@ -1,0 +1,29 @@
+"""What the quantize layer adds to the `onnxruntime` backend: builders for its int8 and fp16.
+
+Both convert the backend's FP32 ONNX file (derived precisions): the export stage passes the FP32
+artifact it already built, so the model is exported once, then quantized."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..backends import BACKENDS, Artifact
+
+
+def _convert(precision: str):
+    def build(source: Artifact, calibration, out_dir: Path, options) -> Artifact:
+        from .api import quantize_onnx
+
+        out = Path(out_dir) / f"{source.metadata.source_model}-{precision}.onnx"
+        return quantize_onnx(source.path, out, precision, calibration if precision == "int8" else None,
+                             spec=options.get("quantize")).artifact
+
+    return build
+
+
+def attach() -> None:
+    ort = BACKENDS.get("onnxruntime")
+    for precision in ("int8", "fp16"):
+        ort.attach_builder(precision, _convert(precision), derived=True)
+
+
+attach()
