@@ -83,6 +83,8 @@ def run_rows(run_dir: Path, args, work: Path, backends) -> list[dict]:
     from edgecv.models import data_config
     from edgecv.recipe import validate_recipe
 
+    from edgecv.models import model_name
+
     manifest = json.loads((run_dir / "manifest.json").read_text())
     recipe = validate_recipe(json.loads((run_dir / "recipe.json").read_text()), str(run_dir / "recipe.json"))
     roles = manifest["records"][-1]["model_files"]
@@ -91,7 +93,7 @@ def run_rows(run_dir: Path, args, work: Path, backends) -> list[dict]:
     data = EvalSet(d.val, d.class_names, batch_size=250, source=f"{run_dir.name} val split")
     rows = []
     for role, model in models.items():
-        name = f"{model.edgecv_spec['name']} ({role})"
+        name = f"{model_name(model)} ({role})"
         rows += bench_model(model, name, data, torch.zeros(1, 3, d.image_size, d.image_size), work, args, backends)
     return rows
 

@@ -50,11 +50,12 @@ def distil_student(out: Path, epochs: int, max_train: int | None) -> Path:
 
 def load_models(args, out: Path) -> dict:
     from edgecv.app import load_model
+    from edgecv.models import model_name
 
     teacher = load_model("cifar_resnet20", checkpoint=SHARED / "teachers" / "resnet20-12fca82f.th").model
     student_file = Path(args.student) if args.student else distil_student(out, args.distill_epochs, args.max_train)
     student = load_model(student_file).model
-    return {"resnet20 (teacher)": teacher, f"{student.edgecv_spec['name']} (student)": student}
+    return {"resnet20 (teacher)": teacher, f"{model_name(student)} (student)": student}
 
 
 def measure(models: dict, out: Path, threads: int, size: int, data, calibration, precisions, backends,

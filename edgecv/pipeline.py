@@ -9,7 +9,6 @@ import json
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from rich.markup import escape
 
@@ -211,12 +210,21 @@ def _checkpoint(ctx: RunContext, stage_dir: Path) -> None:
     })
 
 
+def locate_model_file(run_dir: Path, recorded: str | Path) -> Path:
+    """A model file the manifest recorded, found again when the run was started from another folder
+    (a relative path) or the run folder has moved since: re-rooted at the run's `stages/`."""
+    path = Path(recorded)
+    if not path.is_file() and "stages" in path.parts:
+        path = Path(run_dir).joinpath(*path.parts[path.parts.index("stages"):])
+    return path
+
+
 def _restore(ctx: RunContext, done: list[dict], console) -> None:
     from .models import load_model
 
     last = done[-1]
     for role, path in last.get("model_files", {}).items():
-        model, _ = load_model(path)
+        model, _ = load_model(locate_model_file(ctx.out_dir, path))
         ctx.models[role] = model
     manifest = json.loads((ctx.out_dir / MANIFEST).read_text())
     ctx.records = list(done)

@@ -105,9 +105,24 @@ def validate_recipe(raw: dict[str, Any], source: str = "<dict>") -> Recipe:
             stages.append(Stage(kind, cfg, i))
         except ValidationError as e:
             problems += _format_errors(e, cfg_cls, ("stages", i))
+    if body is not None and not problems:
+        problems += _role_problems(body, stages)
     if problems:
         raise RecipeError(source, problems)
     return Recipe(body, stages, raw, source)
+
+
+def _role_problems(body: RecipeBody, stages: list[Stage]) -> list[str]:
+    """Every role a stage reads exists by the time it runs (a later `into:` does not count)."""
+    roles = ["student", *(["teacher"] if body.teacher else []), *(f"teacher{i}" for i in range(1, len(body.teachers) + 1))]
+    problems = []
+    for st in stages:
+        for key, role in st.config.roles_used():
+            if role not in roles:
+                problems.append(f"stages.{st.index}.{key}: no model with role '{role}' at this stage{did_you_mean(role, roles)}; "
+                                f"the run has {', '.join(roles)} by then")
+        roles += [r for r in st.config.roles_made() if r not in roles]
+    return problems
 
 
 def apply_overrides(raw: dict, overrides: list[str], source: str = "<recipe>") -> dict:

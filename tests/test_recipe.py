@@ -49,9 +49,9 @@ def test_unknown_distill_loss_is_caught_before_running():
 
 
 def test_set_overrides_any_key():
-    raw = _raw(stages=[{"type": "train", "epochs": 5}, {"type": "evaluate"}])
+    raw = _raw(stages=[{"type": "train", "model": "student", "epochs": 5}, {"type": "evaluate"}])
     out = apply_overrides(raw, ["stages.0.epochs=2", "stages.train.lr=0.01", "data.augment.hflip=false", "student.small_input=true"])
-    assert out["stages"][0] == {"type": "train", "epochs": 2, "lr": 0.01}
+    assert out["stages"][0] == {"type": "train", "model": "student", "epochs": 2, "lr": 0.01}
     assert out["data"]["augment"]["hflip"] is False and out["student"]["small_input"] is True
     assert raw["stages"][0]["epochs"] == 5  # the input is not mutated
     recipe = validate_recipe(out)
@@ -77,3 +77,26 @@ def test_yaml_is_safe_loaded(tmp_path):
 def test_missing_recipe_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="recipe not found"):
         load_recipe(tmp_path / "nope.yaml")
+
+
+def test_a_stage_holds_its_spec_whether_keys_are_flat_or_nested():
+    flat = validate_recipe(_raw(stages=[{"type": "train", "model": "student", "epochs": 3, "lr": 0.01}])).stages[0].config
+    nested = validate_recipe(_raw(stages=[{"type": "train", "model": "student", "train": {"epochs": 3}, "lr": 0.01}]))
+    assert flat.train.epochs == 3 and flat.train.lr == 0.01 and flat.model == "student"
+    assert nested.stages[0].config.train == flat.train  # nested form plus a flat key: merged, not refused
+    with pytest.raises(RecipeError, match=r"stages.0.epochs: Input should be greater than or equal to 0"):
+        validate_recipe(_raw(stages=[{"type": "train", "model": "student", "epochs": -1}]))
+
+
+def test_roles_must_exist_when_a_stage_reads_them():
+    prune = {"type": "prune", "model": "student", "into": "pruned", "macs_ratio": 0.5}
+    ok = validate_recipe(_raw(stages=[prune, {"type": "export", "models": ["student", "pruned"]}]))
+    assert [s.config.roles_made() for s in ok.stages] == [["pruned"], []]
+    with pytest.raises(RecipeError) as e:  # read before the stage that makes it, and a typo
+        validate_recipe(_raw(stages=[{"type": "export", "models": ["pruned"]}, prune, {"type": "evaluate", "models": ["prunned"]}]))
+    assert "stages.0.models: no model with role 'pruned' at this stage" in str(e.value)
+    assert "stages.2.models: no model with role 'prunned' at this stage (did you mean 'pruned'?)" in str(e.value)
+    with pytest.raises(RecipeError, match="stages.0.teachers: no model with role 'teacher'"):
+        validate_recipe(_raw(stages=[{"type": "distill", "teachers": ["teacher"]}]))
+    with pytest.raises(RecipeError, match="roles starting with 'teacher' are the run's KD teachers"):
+        validate_recipe(_raw(stages=[{**prune, "into": "teacher_small"}]))

@@ -86,7 +86,6 @@ def run_model_file(run_dir: Path, role: str) -> tuple[Path, dict]:
     if recipe.is_file():
         data = json.loads(recipe.read_text()).get("data") or {}
         pre = {k: v for k, v in (("mean", data.get("mean")), ("std", data.get("std")), ("image_size", data.get("image_size"))) if v}
-    path = Path(files[role])
-    if not path.is_file() and "stages" in path.parts:  # recorded relative to where the run was started
-        path = run_dir.joinpath(*path.parts[path.parts.index("stages"):])
-    return path, pre
+    from ..pipeline import locate_model_file
+
+    return locate_model_file(run_dir, files[role]), pre

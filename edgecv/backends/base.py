@@ -29,6 +29,9 @@ from ..utils.io import write_json
 
 METADATA_SUFFIX = ".edgecv.json"  # sidecar written next to every artifact
 COMMON_OPTIONS = ("preprocess", "source")  # every backend's build takes these (see BaseBackend.build)
+# The reference every artifact is compared with: eager PyTorch at full precision.
+REFERENCE_BACKEND = "torch"
+REFERENCE_PRECISION = "fp32"
 
 
 @dataclass
@@ -79,7 +82,7 @@ class Artifact:
         """Read an artifact and its sidecar metadata, if any (files edgecv did not make have none)."""
         path = Path(path)
         if path.is_dir():
-            raise IsADirectoryError(f"{path} is a folder; give a model file ({known_suffixes()})")
+            raise ValueError(f"{path} is a folder; give a model file ({known_suffixes()})")
         if not path.exists():
             raise FileNotFoundError(f"artifact not found: {path}")
         side = Path(str(path) + METADATA_SUFFIX)
@@ -97,8 +100,9 @@ class Artifact:
 
 @dataclass(frozen=True)
 class Precision:
-    """A precision a backend runs. `integer`: integer compute, whose parity with PyTorch on random
-    noise means nothing (such artifacts are judged on real images only)."""
+    """A precision a backend runs. `integer`: integer weights or compute (calibrated or quantized for
+    real images), whose parity with PyTorch on random noise means nothing: such artifacts are judged on
+    real images only."""
 
     name: str
     needs_calibration: bool = False
@@ -125,7 +129,12 @@ class Backend(Protocol):
     @property
     def precisions(self) -> Mapping[str, Precision]: ...
 
+    def precision(self, name: str) -> Precision: ...
+
     def buildable(self) -> dict[str, str]: ...
+
+    def attach_builder(self, precision: str, builder: "Builder", derived: bool = False,
+                       options: tuple[str, ...] = ()) -> None: ...
 
     def available(self) -> tuple[bool, str]: ...
 
@@ -166,6 +175,7 @@ class BaseBackend:
     def __init__(self, precisions: list[Precision]):
         self._precisions = {p.name: p for p in precisions}
         self._builders: dict[str, tuple[Builder, bool]] = {}
+        self._builder_options: dict[str, tuple[str, ...]] = {}
 
     @property
     def precisions(self) -> Mapping[str, Precision]:
@@ -177,10 +187,13 @@ class BaseBackend:
                              f"{did_you_mean(name, self._precisions)}")
         return self._precisions[name]
 
-    def attach_builder(self, precision: str, builder: Builder, derived: bool = False) -> None:
-        """Make `precision` buildable; higher layers call this (e.g. quantize for int8)."""
+    def attach_builder(self, precision: str, builder: Builder, derived: bool = False,
+                       options: tuple[str, ...] = ()) -> None:
+        """Make `precision` buildable; higher layers call this (e.g. quantize for int8). `options` are
+        build options that builder takes beyond the backend's own (e.g. `quantize`: a QuantizeSpec)."""
         self.precision(precision)
         self._builders[precision] = (builder, derived)
+        self._builder_options[precision] = tuple(options)
 
     def buildable(self) -> dict[str, str]:
         """{precision: '' if it can be built, else why not}."""
@@ -195,11 +208,13 @@ class BaseBackend:
     def build(self, model, sample, precision: str, calibration, out_dir: Path,
               options: Mapping[str, Any] | None = None) -> Artifact:
         options = {k: v for k, v in (options or {}).items() if v is not None}
-        unknown = set(options) - set(self.options) - set(COMMON_OPTIONS)
-        if unknown:
-            allowed = ", ".join(self.options) or "none"
-            raise ValueError(f"backend {self.name} does not take option(s) {', '.join(sorted(unknown))} (its options: {allowed})")
         prec = self.precision(precision)
+        own = (*self.options, *self._builder_options.get(precision, ()))
+        unknown = set(options) - set(own) - set(COMMON_OPTIONS)
+        if unknown:
+            allowed = ", ".join(own) or "none"
+            raise ValueError(f"backend {self.name} does not take option(s) {', '.join(sorted(unknown))} for "
+                             f"{precision} (its options: {allowed})")
         if precision not in self._builders:
             raise ValueError(f"backend {self.name} cannot build {precision} here: no builder attached{self.builder_hint}")
         if prec.needs_calibration and calibration is None:
@@ -213,8 +228,12 @@ class BaseBackend:
         if source is not None:
             return builder(source, calibration, out_dir, options)
         with tempfile.TemporaryDirectory(prefix=f"edgecv-{self.name}-") as tmp:
-            fp32 = self.build(model, sample, "fp32", None, Path(tmp), {k: v for k, v in options.items() if k != "source"})
-            return builder(fp32, calibration, out_dir, options)
+            plain = {k: v for k, v in options.items() if k in (*self.options, "preprocess")}
+            fp32 = self.build(model, sample, REFERENCE_PRECISION, None, Path(tmp), plain)
+            art = builder(fp32, calibration, out_dir, options)
+        if art.metadata.extra.pop("source_artifact", None) is not None:  # it was a scratch file, now gone
+            art.save_metadata()
+        return art
 
 
 BACKENDS: Registry[Backend] = Registry("backend")
@@ -247,8 +266,3 @@ def resolve_backend(name: str) -> str:
 def all_precisions() -> list[str]:
     """Every precision some registered backend runs, in first-seen order."""
     return list(dict.fromkeys(p for n in BACKENDS.names() for p in BACKENDS.get(n).precisions))
-
-
-# The reference every artifact is compared with: eager PyTorch at full precision.
-REFERENCE_BACKEND = "torch"
-REFERENCE_PRECISION = "fp32"

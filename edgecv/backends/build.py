@@ -42,7 +42,7 @@ def build_artifact(backend: str, model, sample, out_dir: str | Path, precision: 
     try:
         art = b.build(model, sample, precision, calibration, Path(out_dir), opts)
     except ImportError as e:
-        return BuildResult(name, precision, "skipped", error=str(e))
+        return BuildResult(name, precision, "skipped", error=first_line(e, 500))
     except Exception as e:  # reported on this row; the run goes on
         return BuildResult(name, precision, "export_failed", error=first_line(e, 500))
     return BuildResult(name, art.precision, "ok", artifact=art)

@@ -78,10 +78,12 @@ class OnnxRuntimeBackend(BaseBackend):
         if layout == "NHWC":
             shape = [shape[0], shape[3], shape[1], shape[2]]
         meta = ArtifactMetadata(input_shape=shape, layout=layout, input_dtype=_ORT_TYPES.get(inputs[0].type, "float32"))
+        from ..export.onnx_export import METADATA_KEY
+
         props = sess.get_modelmeta().custom_metadata_map
-        if "edgecv" in props:
+        if METADATA_KEY in props:
             known = set(ArtifactMetadata.__dataclass_fields__) - {"input_shape", "layout", "input_dtype"}
-            for k, v in json.loads(props["edgecv"]).items():
+            for k, v in json.loads(props[METADATA_KEY]).items():
                 if k in known:
                     setattr(meta, k, v)
         meta.extra["outputs"] = [list(o.shape) for o in outputs]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from ..export.tflite_convert import LAYOUTS, PRECISIONS, convert_to_tflite
+from ..export.tflite_convert import PRECISIONS, convert_to_tflite
 from .base import BACKENDS, Artifact, ArtifactMetadata, BaseBackend, Precision, Runner
 from .metadata import artifact_metadata
 from .tflite_runner import RUNTIME_HINT, TFLiteRunner, infer_layout
@@ -29,8 +29,8 @@ class TFLiteBackend(BaseBackend):
     options = ("layout",)  # NHWC (default, what mobile apps feed) or NCHW
 
     def __init__(self):
-        super().__init__([Precision(p, needs_calibration=p == "int8", integer=p == "int8", summary=_SUMMARIES[p])
-                          for p in PRECISIONS])
+        super().__init__([Precision(p, needs_calibration=p == "int8", integer=p in ("int8", "dynamic"),
+                                    summary=_SUMMARIES[p]) for p in PRECISIONS])
         for p in PRECISIONS:  # one converter serves every precision
             self.attach_builder(p, self._builder_for(p))
 

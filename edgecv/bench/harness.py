@@ -70,7 +70,7 @@ def benchmark_artifact(artifact: Artifact | str | Path, data=None, batches: Sequ
         return rows("export_failed", first_line(e))
     if data is not None:
         data.check_outputs(probe.shape[1], meta.class_names, what=f"artifact {artifact.path.name}")
-    info = getattr(runner, "info", None) or {}
+    info = runner.info
     base["device"] = info.get("provider") or info.get("device")
     try:
         quality = evaluate_runner(runner, data, reference_model if parity else None, fixed, shape)

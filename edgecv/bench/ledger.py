@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
+from ..backends import REFERENCE_BACKEND
 from ..utils.io import write_json, write_text
 
 # (row key, column title, format); a column is shown only if some row has a value for it
@@ -34,7 +35,7 @@ _MILLIONS = {"params", "macs"}
 def cell(row: dict, key: str, fmt: str) -> str:
     v = row.get(key)
     if v is None or v == "":
-        return "-" if key != "agreement" or row.get("backend") != "torch" else "ref"
+        return "-" if key != "agreement" or row.get("backend") != REFERENCE_BACKEND else "ref"
     if key in _MILLIONS:
         v = v / 1e6
     try:

@@ -38,4 +38,5 @@ def refuse_output_over_input(output: str | os.PathLike | None, **inputs: str | o
         return
     for flag, path in inputs.items():
         if path and same_file(output, path):
-            raise UserError(f"-o must differ from the input file: {output} is the --{flag.replace('_', '-')} {path}")
+            shown = flag if flag.isupper() else f"--{flag.replace('_', '-')}"  # ARTIFACT: a positional argument
+            raise UserError(f"-o must differ from the input file: {output} is the {shown} {path}")

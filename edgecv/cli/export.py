@@ -112,7 +112,7 @@ def _refuse_output_over_input(args) -> None:
     from edgecv.cli import UserError
     from edgecv.cli.args import refuse_output_over_input, same_file
 
-    refuse_output_over_input(args.output, checkpoint=args.checkpoint)
+    refuse_output_over_input(args.output, checkpoint=args.checkpoint, model=args.model)  # --model may be a file
     if args.run_dir:
         for f in Path(args.run_dir).glob("stages/*/models/*"):
             if same_file(args.output, f):

@@ -10,11 +10,6 @@ def register(sub) -> None:
     p.set_defaults(func=_info)
 
 
-# An extra's packages when the package metadata cannot be read (e.g. a source tree that is not installed).
-EXTRA_PACKAGES = {"onnx": ["onnx", "onnxruntime", "onnxslim"], "tflite": ["litert-torch", "ai-edge-litert"],
-                  "tensorrt": ["tensorrt", "pycuda"]}
-
-
 def extra_packages(extra: str) -> list[str]:
     """The distributions a pip extra installs, from edgecv's metadata (`name; extra == "tensorrt"` lines)."""
     import re
@@ -26,7 +21,7 @@ def extra_packages(extra: str) -> list[str]:
         reqs = []
     names = [re.match(r"[A-Za-z0-9_.\-]+", r)[0] for r in reqs
              if re.search(r"""extra\s*==\s*["']""" + re.escape(extra) + r"""["']""", r)]
-    return list(dict.fromkeys(names)) or list(EXTRA_PACKAGES.get(extra, []))
+    return list(dict.fromkeys(names))  # empty where edgecv is not installed (a bare source tree)
 
 
 def package_installed(dist: str) -> bool:
@@ -61,6 +56,7 @@ def backend_status() -> list[dict]:
             note += f"; {install}"
         out.append({"backend": name, "available": ok, "suffix": b.suffix,
                     "precisions": [p for p, why_not in b.buildable().items() if not why_not], "extra": extra or None,
+                    "precision_notes": {n: p.summary for n, p in b.precisions.items() if p.summary},
                     "install": install or None, "in_this_version": True,
                     "packages": {p: package_installed(p) for p in (extra_packages(extra) if extra else [])},
                     "note": note})

@@ -58,7 +58,8 @@ def register(sub) -> None:
 def _prune(args) -> int:
     from edgecv.cli.args import refuse_output_over_input
 
-    refuse_output_over_input(args.output, checkpoint=args.checkpoint, teacher_checkpoint=args.teacher_checkpoint)
+    refuse_output_over_input(args.output, checkpoint=args.checkpoint, teacher_checkpoint=args.teacher_checkpoint,
+                             model=args.model, teacher=args.teacher)  # --model/--teacher may name a file
     _check_extras(args)  # before any model or data is loaded: a missing extra must not cost a pruning run
     from edgecv.cli import UserError
     from edgecv.distill import renormalize_for
@@ -156,17 +157,29 @@ def _data(args):
                 raise UserError(f"--{flag.replace('_', '-')} is for KD fine-tuning: give --finetune-data DIR too")
         return None
     from edgecv.data import DataSpec, build_data
-    from edgecv.models import create_model, data_config
 
     root = Path(args.finetune_data)
     if not (root / "train").is_dir() or not (root / "val").is_dir():
         raise FileNotFoundError(f"--finetune-data {root}: expected {root}/train/<class>/* and {root}/val/<class>/*")
     spec = DataSpec(source="imagefolder", root=str(root), batch_size=args.batch_size, max_train=args.max_train,
                     max_val=args.max_val, image_size=args.image_size)
-    cfg = None
-    if args.model:  # the model's preprocessing decides size and normalisation
-        cfg = data_config(create_model(args.model, num_classes=2, small_input=args.small_input))
-    return build_data(spec, cfg, args.seed)
+    return build_data(spec, _input_config(args), args.seed)
+
+
+def _input_config(args) -> dict | None:
+    """The model's preprocessing decides size and normalisation: what an edgecv model file was trained
+    with, else the named architecture's data config."""
+    from edgecv.app import load_model
+    from edgecv.models import create_model, data_config
+    from edgecv.models.factory import CHECKPOINT_FORMAT, read_checkpoint
+
+    is_file = bool(args.model) and Path(args.model).is_file()
+    if is_file or (args.checkpoint and read_checkpoint(args.checkpoint).get("format") == CHECKPOINT_FORMAT):
+        pre = load_model(args.model if is_file else None, checkpoint=None if is_file else args.checkpoint).preprocess
+        return {"input_size": (3, pre["image_size"], pre["image_size"]), "mean": pre["mean"], "std": pre["std"]}
+    if args.model:  # the class count does not change the input config
+        return data_config(create_model(args.model, num_classes=2, small_input=args.small_input))
+    return None
 
 
 def _load(name, checkpoint, args, data, what):

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edgecv.quantize.spec import PRECISIONS
+
 
 def register(sub) -> None:
     from .args import positive_int
@@ -17,7 +19,7 @@ def register(sub) -> None:
         "else from --mean/--std. The output is benchmarked like any artifact: edgecv bench FILE --data DIR.",
     )
     p.add_argument("artifact", help="the FP32 .onnx file")
-    p.add_argument("--precision", required=True, choices=["int8", "fp16"])
+    p.add_argument("--precision", required=True, choices=PRECISIONS)
     p.add_argument("--calib-data", metavar="DIR", help="calibration images (ImageFolder or a flat folder); needed for int8")
     p.add_argument("--method", default="minmax", choices=["minmax", "entropy", "percentile"], help="activation calibration (default minmax)")
     p.add_argument("--calib-size", type=positive_int, default=256, metavar="N", help="calibration images used (default 256)")
@@ -41,6 +43,7 @@ def _quantize(args) -> int:
     from pydantic import ValidationError
 
     from edgecv.cli import UserError
+    from edgecv.cli.args import refuse_output_over_input
     from edgecv.cli.bench import _floats
     from edgecv.quantize.api import quantize_onnx, source_metadata
     from edgecv.quantize.report import steps_markdown, summary_line
@@ -55,8 +58,7 @@ def _quantize(args) -> int:
         raise UserError(f"{src}: `edgecv quantize` takes an FP32 .onnx file (export one with `edgecv export --to onnx`)")
     if out.suffix.lower() != ".onnx":
         raise UserError(f"-o {args.output}: the quantized artifact is an ONNX file; name it *.onnx")
-    if out.resolve() == src.resolve():
-        raise UserError("-o must differ from the input file")
+    refuse_output_over_input(args.output, ARTIFACT=args.artifact)
     if args.budget is not None and not args.val_data:
         raise UserError("--budget needs --val-data DIR (labelled images to measure top-1 on)")
     if args.precision == "int8" and not args.calib_data:

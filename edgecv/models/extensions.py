@@ -17,7 +17,6 @@ class CheckpointExtension:
     key: str  # the checkpoint entry it owns
     save: Callable[[Any], Any]  # model -> value to store, or None for nothing
     load: Callable[[Any, Any], Any]  # (fresh model, stored value) -> model with the right shapes
-    provider: str  # what to import or install when a file needs it and it is not registered
 
 
 CHECKPOINT_EXTENSIONS: Registry[CheckpointExtension] = Registry("checkpoint extension")

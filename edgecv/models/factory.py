@@ -19,6 +19,8 @@ from .extensions import CHECKPOINT_EXTENSIONS
 from .small_input import adapt_to_small_input
 
 CHECKPOINT_FORMAT = "edgecv-model"
+# Where the extensions edgecv itself ships come from, for files loaded before their layer is imported.
+_EXTENSION_PROVIDERS = {"pruning": " or import edgecv.prune (pip install 'edgecv[prune]')"}
 
 
 def create_model(
@@ -128,8 +130,8 @@ def load_weights(model: nn.Module, checkpoint: str | Path, strict: bool = True) 
 def save_model(model: nn.Module, path: str | Path, extra: dict | None = None) -> Path:
     """Save weights plus the spec needed to rebuild the model (atomic).
 
-    `extra` may carry `class_names`, `data_config`, metrics, or `pruning` (a replayable history that
-    `load_model` applies before loading weights).
+    `extra` may carry `class_names`, `data_config` or metrics. Registered checkpoint extensions add
+    their own entries (e.g. `pruning`, a replayable history `load_model` applies before the weights).
     """
     spec = getattr(model, "edgecv_spec", None)
     if spec is None:
@@ -161,8 +163,8 @@ def load_model(path: str | Path) -> tuple[nn.Module, dict]:
     # Files written before `extensions` was recorded name their pruning history only by its key.
     for key in ckpt.get("extensions") or (["pruning"] if ckpt.get("pruning") else []):
         if key not in CHECKPOINT_EXTENSIONS:
-            raise ValueError(f"{path} needs the '{key}' checkpoint extension, which is not loaded: "
-                             "use edgecv.load_model (it loads every extension) or import edgecv.prune")
+            raise ValueError(f"{path} needs the '{key}' checkpoint extension, which is not loaded: use "
+                             f"edgecv.load_model (it loads every extension){_EXTENSION_PROVIDERS.get(key, '')}")
         model = CHECKPOINT_EXTENSIONS.get(key).load(model, ckpt[key])
         model.edgecv_spec = spec
     try:

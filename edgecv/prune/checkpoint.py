@@ -16,4 +16,4 @@ def _load(model, history):
 
 
 PRUNING = register_checkpoint_extension(
-    CheckpointExtension("pruning", _save, _load, provider="edgecv.prune (pip install 'edgecv[prune]')"))
+    CheckpointExtension("pruning", _save, _load))

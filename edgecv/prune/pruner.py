@@ -28,8 +28,6 @@ class PruneError(ValueError):
     """Pruning cannot go on; the message names the layer or the target."""
 
 
-
-
 def classifier_names(model: nn.Module) -> list[str]:
     """The output layer(s), never pruned on their output side: timm's pretrained_cfg names them."""
     cfg = getattr(model, "pretrained_cfg", None) or {}

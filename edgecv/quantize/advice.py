@@ -1,6 +1,7 @@
 """Precision advice: for each model and backend, the fastest precision whose top-1 is within the budget.
 
-Works on any ledger rows (ONNX Runtime, TFLite, TensorRT, ...): nothing here knows a backend. INT8 is
+Works on any ledger rows (ONNX Runtime, TFLite, TensorRT, ...): a backend is known only as the reference
+(eager PyTorch) that every other is compared with. INT8 is
 never assumed to win: on ONNX Runtime CPU, QDQ INT8 was 3x faster than FP32 for ResNet-50 but 2x
 slower for MobileNetV3-small, so the advice is read off measured latency only.
 """
@@ -8,7 +9,9 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-FLOAT_REFERENCE = "fp32"
+from ..backends import REFERENCE_BACKEND, REFERENCE_PRECISION
+
+FLOAT_REFERENCE = REFERENCE_PRECISION
 
 
 def model_key(row: dict) -> str:
@@ -33,7 +36,7 @@ def precision_advice(rows: Sequence[dict], budget: float, key: Callable[[dict], 
     for model, items in by_model.items():
         b = batch if batch is not None else min(int(r.get("batch") or 1) for r in items)
         items = [r for r in items if int(r.get("batch") or 1) == b]
-        torch_ref = next((r for r in items if r.get("backend") == "torch" and r.get("precision") == FLOAT_REFERENCE), None)
+        torch_ref = next((r for r in items if r.get("backend") == REFERENCE_BACKEND and r.get("precision") == FLOAT_REFERENCE), None)
         for backend in dict.fromkeys(r.get("backend") for r in items):
             cands = [r for r in items if r.get("backend") == backend]
             ref = next((r for r in cands if r.get("precision") == FLOAT_REFERENCE), None) or torch_ref

@@ -13,7 +13,8 @@ from typing import Callable
 
 from ..backends.base import Artifact, ArtifactMetadata
 from ..utils.io import atomic_path
-from .spec import QuantizeSpec
+from ..backends import REFERENCE_PRECISION
+from .spec import BACKEND, QuantizeSpec
 
 
 @dataclass
@@ -24,12 +25,12 @@ class QuantizeResult:
 
 def source_metadata(path: Path) -> ArtifactMetadata:
     """The FP32 file's metadata: its sidecar if edgecv wrote one, else what the file itself says."""
-    art = Artifact.from_path(path, "onnxruntime")
+    art = Artifact.from_path(path, BACKEND)
     if art.sidecar().is_file():
         return art.metadata
     from ..backends import BACKENDS
 
-    return BACKENDS.get("onnxruntime").inspect(path)
+    return BACKENDS.get(BACKEND).inspect(path)
 
 
 def quantize_onnx(fp32_path: str | Path, out_path: str | Path, precision: str = "int8", calibration=None,
@@ -50,7 +51,7 @@ def quantize_onnx(fp32_path: str | Path, out_path: str | Path, precision: str = 
     if spec.budget is not None and val is None:
         raise ValueError("an accuracy budget needs validation images (--val-data DIR, or the recipe's val split)")
     meta = source_metadata(fp32_path)
-    if meta.precision not in ("fp32", None):
+    if meta.precision not in (REFERENCE_PRECISION, None):
         raise ValueError(f"{fp32_path} is already {meta.precision}; quantize the FP32 model")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     report: dict = {"precision": spec.precision, "source": str(fp32_path)}
@@ -73,7 +74,7 @@ def quantize_onnx(fp32_path: str | Path, out_path: str | Path, precision: str = 
         new.extra["quantization"] = {**report, "spec": spec.model_dump(exclude_none=True)}
         new.extra["source_artifact"] = str(fp32_path)
         _write_model(built, out_path, new)
-    art = Artifact(out_path, "onnxruntime", new)
+    art = Artifact(out_path, BACKEND, new)
     art.save_metadata()
     return QuantizeResult(art, report)
 

@@ -12,8 +12,9 @@ STEP_TIMING = dict(warmup=5, min_runs=30, min_time_s=0.5, max_time_s=20.0)  # pe
 
 def onnx_runner(path: str | Path, threads: int | None = None):
     from ..backends import BACKENDS, Artifact
+    from .spec import BACKEND
 
-    return BACKENDS.get("onnxruntime").load(Artifact.from_path(path, "onnxruntime"), threads)
+    return BACKENDS.get(BACKEND).load(Artifact.from_path(path, BACKEND), threads)
 
 
 def logits(path: str | Path, images: np.ndarray, threads: int | None = None, batch: int = 64) -> np.ndarray:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..backends import BACKENDS, Artifact
+from .spec import BACKEND, PRECISIONS
 
 
 def _convert(precision: str):
@@ -14,6 +15,7 @@ def _convert(precision: str):
         from .api import quantize_onnx
 
         out = Path(out_dir) / f"{source.metadata.source_model}-{precision}.onnx"
+        # option `quantize`: a QuantizeSpec (calibration method, per-channel, ...); its defaults otherwise
         return quantize_onnx(source.path, out, precision, calibration if precision == "int8" else None,
                              spec=options.get("quantize")).artifact
 
@@ -21,9 +23,9 @@ def _convert(precision: str):
 
 
 def attach() -> None:
-    ort = BACKENDS.get("onnxruntime")
-    for precision in ("int8", "fp16"):
-        ort.attach_builder(precision, _convert(precision), derived=True)
+    ort = BACKENDS.get(BACKEND)
+    for precision in PRECISIONS:
+        ort.attach_builder(precision, _convert(precision), derived=True, options=("quantize",))
 
 
 attach()

@@ -9,6 +9,7 @@ from ..train.spec import TrainSpec
 
 METHODS = ("minmax", "entropy", "percentile")
 PRECISIONS = ("int8", "fp16")
+BACKEND = "onnxruntime"  # the backend whose FP32 files this layer converts (QDQ INT8, FP16)
 
 
 class QuantizeSpec(BaseModel):

@@ -28,6 +28,7 @@ class BenchmarkStage(StageConfig):
 @register_stage("benchmark", BenchmarkStage)
 def run(ctx, cfg: BenchmarkStage, stage_dir: Path) -> dict:
     """Rows for the torch reference and every exported artifact; writes a ledger into the stage folder."""
+    from ..backends import REFERENCE_BACKEND, REFERENCE_PRECISION
     from ..backends.build import build_artifact
     from ..backends.torch_eager import module_runner
     from ..bench import Thresholds, TimingConfig, benchmark_artifact, fingerprint, write_ledger
@@ -50,7 +51,8 @@ def run(ctx, cfg: BenchmarkStage, stage_dir: Path) -> dict:
         model = ctx.model(role).cpu().eval()
         if cfg.torch_reference:
             con.print(f"  benchmarking {role} (torch reference)")
-            built = build_artifact("torch", model, ctx.sample(), stage_dir / "torch" / role, "fp32", None, ctx.preprocess)
+            built = build_artifact(REFERENCE_BACKEND, model, ctx.sample(), stage_dir / REFERENCE_BACKEND / role,
+                                   REFERENCE_PRECISION, None, ctx.preprocess)
             if built.status == "ok":
                 # The in-memory model is the reference (a pruned one may not reload from a plain file).
                 rows += benchmark_artifact(built.artifact, reference_model=model, name=model_name(model),
@@ -72,20 +74,21 @@ def run(ctx, cfg: BenchmarkStage, stage_dir: Path) -> dict:
 
 
 def _artifact_rows(a: dict, model, common: dict, con) -> list[dict]:
-    from ..backends import Artifact
+    from ..backends import REFERENCE_PRECISION, Artifact
     from ..bench import benchmark_artifact
     from ..bench.harness import LEDGER_FIELDS
+    from ..utils.errors import first_line
 
     role = artifact_role(a)
     base = {**dict.fromkeys(LEDGER_FIELDS), "name": a.get("name") or role, "backend": a.get("backend"),
-            "precision": a.get("precision", "fp32"), "role": role, "threads": common["threads"]}
+            "precision": a.get("precision", REFERENCE_PRECISION), "role": role, "threads": common["threads"]}
     if a.get("status", "ok") != "ok" or not a.get("path"):
         return [{**base, "batch": b, "status": a.get("status", "export_failed"), "reason": a.get("error")} for b in common["batches"]]
     con.print(f"  benchmarking {role} {a.get('backend')} {a.get('precision')}: {a['path']}", markup=False)
     try:
         art = Artifact.from_path(a["path"], a.get("backend"))
     except (FileNotFoundError, ValueError) as e:
-        return [{**base, "batch": b, "status": "export_failed", "reason": str(e)} for b in common["batches"]]
+        return [{**base, "batch": b, "status": "export_failed", "reason": first_line(e)} for b in common["batches"]]
     return benchmark_artifact(art, reference_model=model, name=base["name"], extra={"role": role}, **common)
 
 

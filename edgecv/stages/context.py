@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..backends import REFERENCE_BACKEND, REFERENCE_PRECISION
+
 
 def _role(entry: dict) -> str | None:
     return entry.get("role") or entry.get("model")
@@ -128,7 +130,7 @@ class RunContext:
             out.append(a)
         return out
 
-    def find_artifact(self, role: str, backend: str, precision: str = "fp32"):
+    def find_artifact(self, role: str, backend: str, precision: str = REFERENCE_PRECISION):
         """The newest working artifact of `role` on `backend` at `precision`, as an Artifact, or None."""
         from ..backends import Artifact
 
@@ -138,7 +140,8 @@ class RunContext:
     def add_result(self, row: dict) -> None:
         """Add or replace a ledger row (keyed by name, role, backend, precision and batch)."""
         def key(r: dict) -> tuple:
-            return (r.get("name"), r.get("role"), r.get("backend", "torch"), r.get("precision", "fp32"), r.get("batch", 1))
+            return (r.get("name"), r.get("role"), r.get("backend", REFERENCE_BACKEND), r.get("precision", REFERENCE_PRECISION),
+                    r.get("batch", 1))
 
         self.results = [r for r in self.results if key(r) != key(row)]
         self.results.append(row)

@@ -17,6 +17,9 @@ class DistillStage(StageConfig):
     losses: list[dict[str, Any]] = Field(default_factory=lambda: [{"name": "kd", "temperature": 4.0, "alpha": 0.9}])
     train: TrainSpec = Field(default_factory=TrainSpec)
 
+    def roles_used(self):
+        return [("student", self.student)] + [("teachers", t) for t in self.teachers or []]
+
     @field_validator("losses")
     @classmethod
     def _check_losses(cls, v):

@@ -10,6 +10,9 @@ from .registry import StageConfig, register_stage
 
 
 class EvaluateStage(StageConfig):
+    def roles_used(self):
+        return [("models", m) for m in self.models or []]
+
     models: Optional[list[str]] = Field(None, description="roles to evaluate; default: all")
     latency: bool = True
     threads: Optional[int] = Field(None, ge=1, description="torch threads for the latency measurement")
@@ -18,6 +21,7 @@ class EvaluateStage(StageConfig):
 @register_stage("evaluate", EvaluateStage)
 def run(ctx, cfg: EvaluateStage, stage_dir: Path) -> dict:
     """Top-1/5, per-class accuracy and confusion matrix (CSV, PNG) of each model, plus params/MACs/latency."""
+    from ..backends import REFERENCE_BACKEND, REFERENCE_PRECISION
     from ..eval.confusion import write_confusion
     from ..eval.metrics import evaluate
     from ..models import model_name
@@ -33,7 +37,7 @@ def run(ctx, cfg: EvaluateStage, stage_dir: Path) -> dict:
                                 f"{role}: {model_name(model)} top-1 {m['top1']:.2f}%")
         model.cpu()
         row = {
-            "name": model_name(model), "role": role, "backend": "torch", "precision": "fp32",
+            "name": model_name(model), "role": role, "backend": REFERENCE_BACKEND, "precision": REFERENCE_PRECISION,
             "params": count_params(model), "macs": count_macs(model, shape),
             "top1": round(m["top1"], 2), "top5": round(m["top5"], 2),
             "latency_ms_p50": None,

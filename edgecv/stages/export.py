@@ -17,6 +17,9 @@ class ExportStage(StageConfig):
     calib_size: int = Field(256, ge=1, description="training images used to calibrate integer precisions")
     calib_batch: int = Field(32, ge=1)
 
+    def roles_used(self):
+        return [("models", m) for m in self.models or []]
+
     @field_validator("to")
     @classmethod
     def _known_backends(cls, names: list[str]) -> list[str]:
@@ -44,7 +47,7 @@ class ExportStage(StageConfig):
 @register_stage("export", ExportStage)
 def run(ctx, cfg: ExportStage, stage_dir: Path) -> dict:
     """Export each model to each backend and precision; failures are recorded, the run goes on."""
-    from ..backends import BACKENDS, resolve_backend
+    from ..backends import BACKENDS, REFERENCE_PRECISION, resolve_backend
     from ..backends.build import build_artifact
     from ..models import model_name
     from ..utils.console import get_console
@@ -61,11 +64,11 @@ def run(ctx, cfg: ExportStage, stage_dir: Path) -> dict:
                                                "status": "skipped", "path": None,
                                                "error": f"{backend} does not run {p} (it runs {', '.join(runs)})"}, role))
             fp32 = None  # derived precisions (ONNX int8/fp16) convert this file instead of exporting again
-            for precision in sorted(wanted, key=lambda p: p != "fp32"):
+            for precision in sorted(wanted, key=lambda p: p != REFERENCE_PRECISION):
                 calibration = ctx.calibration(cfg.calib_size, cfg.calib_batch) if runs[precision].needs_calibration else None
                 res = build_artifact(backend, model, ctx.sample(), stage_dir / role / backend, precision, calibration,
                                      ctx.preprocess, source=fp32)
-                if precision == "fp32" and res.status == "ok":
+                if precision == REFERENCE_PRECISION and res.status == "ok":
                     fp32 = res.artifact
                 built.append(ctx.add_artifact(res.record(model_name(model)), role))
                 shown = res.artifact.path if res.artifact else res.error

@@ -7,7 +7,7 @@ import copy
 from pathlib import Path
 from typing import Optional
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ..prune.spec import PruneSpec
 from .registry import StageConfig, register_stage
@@ -25,11 +25,24 @@ class PruneStage(StageConfig):
                                 "(e.g. `pruned`, to benchmark both); default: prune `model` in place")
     prune: PruneSpec = Field(default_factory=PruneSpec)
 
+    @field_validator("into")
+    @classmethod
+    def _not_a_teacher(cls, v):
+        if v is not None and v.startswith("teacher"):
+            raise ValueError(f"'{v}': roles starting with 'teacher' are the run's KD teachers; name the pruned model otherwise")
+        return v
+
+    def roles_used(self):
+        return [("model", self.model)] + ([("teacher", self.teacher)] if self.teacher not in ("auto", "self", "none") else [])
+
+    def roles_made(self):
+        return [self.into] if self.into else []
+
 
 @register_stage("prune", PruneStage)
 def run(ctx, cfg: PruneStage, stage_dir: Path) -> dict:
     """Prune whole channels to a MACs/params/latency target in N steps with KD fine-tuning between them."""
-    from ..distill import renormalize_for
+    from ..backends import REFERENCE_BACKEND, REFERENCE_PRECISION, resolve_backend
     from ..models import model_name
     from ..prune.history import summary
     from ..prune.iterative import prune_model
@@ -41,19 +54,21 @@ def run(ctx, cfg: PruneStage, stage_dir: Path) -> dict:
     if cfg.into:
         model = copy.deepcopy(model)
         ctx.models[cfg.into] = model
-    # the teacher sees inputs in its own normalisation
-    teacher_input = renormalize_for(teacher, ctx.data.mean, ctx.data.std) if teacher is not None else None
+    # the teacher sees inputs in its own normalisation (an unpruned copy of the model itself needs none)
+    teacher_input = ctx.teacher_input(teacher_role) if teacher_role not in (None, "self") else None
     train_loader, val_loader = ctx.loaders()
     result = prune_model(model, spec, train_loader=train_loader, val_loader=val_loader, teacher=teacher,
                          teacher_input=teacher_input, input_shape=ctx.input_shape, out_dir=stage_dir, device=ctx.device,
                          seed=ctx.seed)
     name = model_name(model)
+    timed_on = resolve_backend(spec.backend)  # 'onnx' -> 'onnxruntime', so rows match the other ledger rows
     last = len(result.steps) - 1
     for i, row in enumerate(result.steps):
         label = "original" if row["step"] == 0 else ("pruned" if i == last else f"step {row['step']}")
         ctx.add_result({
             "name": f"{name} ({role}, prune {label})", "role": role,
-            "backend": spec.backend if row.get("latency_ms_p50") is not None else "torch", "precision": "fp32",
+            "backend": timed_on if row.get("latency_ms_p50") is not None else REFERENCE_BACKEND,
+            "precision": REFERENCE_PRECISION,
             "params": row["params"], "macs": row["macs"], "top1": row.get("top1"),
             "latency_ms_p50": row.get("latency_ms_p50"), "busy_other_pct": row.get("busy_other_pct"),
             "threads": spec.threads, "batch": 1,

@@ -9,7 +9,8 @@ from typing import Literal, Optional
 
 from pydantic import Field, field_validator
 
-from ..quantize.spec import QATSpec, QuantizeSpec
+from ..backends import REFERENCE_PRECISION
+from ..quantize.spec import BACKEND, QATSpec, QuantizeSpec
 from .registry import StageConfig, register_stage
 
 DEFAULT_ADVICE_BUDGET = 1.0  # top-1 points, when the recipe sets no budget (the harness's default too)
@@ -22,6 +23,9 @@ class QuantizeStage(StageConfig):
     val_images: Optional[int] = Field(None, ge=1, description="stratified subset of the val split for the budget (default: all)")
     qat: QATSpec = QATSpec()
     quantize: QuantizeSpec = Field(default_factory=QuantizeSpec)
+
+    def roles_used(self):
+        return [("models", m) for m in self.models or ["student"]]
 
     @field_validator("precision", mode="before")
     @classmethod
@@ -48,7 +52,7 @@ def run(ctx, cfg: QuantizeStage, stage_dir: Path) -> dict:
         model = ctx.model(role).cpu().eval()
         name = model_name(model)
         fp32 = _fp32_artifact(ctx, role, model, stage_dir)
-        rows.append(_row(role, name, "fp32", fp32.path, _top1(fp32.path, val, q.threads), sample, q.threads))
+        rows.append(_row(role, name, REFERENCE_PRECISION, fp32.path, _top1(fp32.path, val, q.threads), sample, q.threads))
         for precision in cfg.precision:
             con.print(f"  {role}: {precision} from {fp32.path.name}")
             res = _quantize(fp32.path, stage_dir / role / f"{name}-{precision}.onnx", precision, calibration, cfg, val, con)
@@ -110,10 +114,10 @@ def _qat(ctx, cfg: QuantizeStage, role: str, model, fp32, val, stage_dir: Path, 
     meta = fp32.metadata.copy(precision="int8")
     export_qat_onnx(prepared, path, ctx.input_shape, meta.plain())
     top1 = _top1(path, val, cfg.quantize.threads)
-    fp32_top1 = next(r["top1"] for r in rows if r.get("role") == role and r["precision"] == "fp32")
+    fp32_top1 = next(r["top1"] for r in rows if r.get("role") == role and r["precision"] == REFERENCE_PRECISION)
     meta.extra["quantization"] = {"method": "qat", "teacher": t_role, "epochs": summary["epochs_run"],
                                   "fp32_top1": fp32_top1, "top1": top1}
-    Artifact(path, "onnxruntime", meta).save_metadata()
+    Artifact(path, BACKEND, meta).save_metadata()
     ctx.add_artifact(_entry(f"{name}-qat", "int8", path, method="qat"), role)
     rows.append(_row(role, f"{name}-qat", "int8", path, top1, sample, cfg.quantize.threads))
     drop = round(fp32_top1 - top1, 3)
@@ -127,10 +131,10 @@ def _fp32_artifact(ctx, role: str, model, stage_dir: Path):
     from ..backends.build import build_artifact
     from ..models import model_name
 
-    found = ctx.find_artifact(role, "onnxruntime", "fp32")
+    found = ctx.find_artifact(role, BACKEND, REFERENCE_PRECISION)
     if found is not None:
         return found
-    res = build_artifact("onnxruntime", model, ctx.sample(), stage_dir / role, "fp32", None, ctx.preprocess)
+    res = build_artifact(BACKEND, model, ctx.sample(), stage_dir / role, REFERENCE_PRECISION, None, ctx.preprocess)
     if res.status != "ok":
         raise RuntimeError(f"stage quantize: FP32 ONNX export of '{role}' {res.status}: {res.error}")
     ctx.add_artifact(res.record(model_name(model)), role)
@@ -138,7 +142,7 @@ def _fp32_artifact(ctx, role: str, model, stage_dir: Path):
 
 
 def _entry(name: str, precision: str, path: Path, **extra) -> dict:
-    return {"name": name, "backend": "onnxruntime", "precision": precision, "status": "ok", "path": str(path),
+    return {"name": name, "backend": BACKEND, "precision": precision, "status": "ok", "path": str(path),
             "error": None, **extra}
 
 
@@ -155,6 +159,6 @@ def _row(role, name, precision, path, top1, sample, threads) -> dict:
 
     load = OtherLoad()  # what other processes used of the machine while this row was timed
     p50 = latency_ms(path, sample, threads, load)
-    return {"name": name, "role": role, "backend": "onnxruntime", "precision": precision, "status": "ok",
+    return {"name": name, "role": role, "backend": BACKEND, "precision": precision, "status": "ok",
             "batch": 1, "threads": threads, "top1": top1, "latency_ms_p50": p50, "busy_other_pct": load.percent,
             "size_mb": size_mb(Path(path)), "path": str(path)}

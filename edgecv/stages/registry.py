@@ -37,15 +37,29 @@ class StageConfig(BaseModel):
         spec = cls.spec_class()
         return own + [f for f in (spec.model_fields if spec else ()) if f not in own]
 
+    def roles_used(self) -> list[tuple[str, str]]:
+        """(key, role) pairs of the run's models this stage reads; the recipe checks they exist by then."""
+        return []
+
+    def roles_made(self) -> list[str]:
+        """Roles this stage adds to the run (e.g. prune's `into`)."""
+        return []
+
     @model_validator(mode="before")
     @classmethod
     def _fold_spec(cls, data: Any) -> Any:
         spec = cls.spec_class()
-        if spec is None or not isinstance(data, dict) or cls.spec_field in data:
+        if spec is None or not isinstance(data, dict):
             return data
         own = set(cls.model_fields)
         inner = {k: v for k, v in data.items() if k in spec.model_fields and k not in own}
-        return {**{k: v for k, v in data.items() if k not in inner}, cls.spec_field: inner}
+        nested = data.get(cls.spec_field)
+        if isinstance(nested, dict):  # the nested form with flat keys beside it: flat keys win
+            inner = {**nested, **inner}
+        elif nested is not None:
+            return data  # not a mapping: let validation say so
+        rest = {k: v for k, v in data.items() if k not in inner and k != cls.spec_field}
+        return {**rest, cls.spec_field: inner}
 
 
 @dataclass(frozen=True)

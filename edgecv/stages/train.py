@@ -14,6 +14,9 @@ class TrainStage(StageConfig):
     model: str = Field("teacher", description="role: teacher, teacher1.., student")
     train: TrainSpec = Field(default_factory=TrainSpec)
 
+    def roles_used(self):
+        return [("model", self.model)]
+
 
 @register_stage("train", TrainStage)
 def run(ctx, cfg: TrainStage, stage_dir: Path) -> dict:

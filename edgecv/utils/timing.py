@@ -83,9 +83,6 @@ def latency_stats(samples_s: np.ndarray, batch: int, load: "OtherLoad | None" = 
     }
 
 
-BUSY_OTHER_PCT = 25.0  # above this share of the cores used by other processes, a latency is flagged
-
-
 class OtherLoad:
     """CPU time used by OTHER processes while a block runs, as a percent of all the machine's cores.
 

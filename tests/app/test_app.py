@@ -70,7 +70,7 @@ def test_open_artifact_validates_and_takes_overrides(onnx_artifact, tmp_path):
     opened = open_artifact(art.path)
     assert opened.metadata.class_names == CLASSES and opened.metadata.mean == [0.5] * 3
     assert open_artifact(art.path, mean=[0.4] * 3, size=32).metadata.mean == [0.4] * 3
-    with pytest.raises(IsADirectoryError, match="is a folder"):
+    with pytest.raises(ValueError, match="is a folder"):
         open_artifact(tmp_path)
     bad = tmp_path / "broken.onnx"
     bad.write_bytes(b"not a model")

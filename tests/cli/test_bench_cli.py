@@ -86,6 +86,8 @@ def test_bad_inputs_are_clear_errors(teacher20, cifar_small, tmp_path, capsys):
     txt = tmp_path / "model.txt"
     txt.write_text("hello")
     assert "no backend reads '.txt'" in _error(capsys, ["bench", str(txt)])
+    folder = _error(capsys, ["bench", str(tmp_path)])  # a folder, not a model file: one line, what to give
+    assert "is a folder; give a model file" in folder and ".onnx (onnxruntime)" in folder and "Traceback" not in folder
     flat = _plain_export(torch.nn.Linear(16, 10), tmp_path / "flat.onnx", (1, 16))
     assert "4-D" in _error(capsys, ["bench", str(flat)])
     three = tmp_path / "three"

@@ -83,6 +83,8 @@ def test_output_over_the_input_is_refused(tmp_path, capsys):
         assert main(["export", "--checkpoint", str(f), "--to", "torch", "-o", str(target)]) == 2
         out = capsys.readouterr().out.replace("\n", " ")
         assert "-o must differ from the input file" in out and "--checkpoint" in out
+    assert main(["export", "--model", str(f), "--to", "torch", "-o", str(f)]) == 2  # --model names a file too
+    assert "is the --model" in capsys.readouterr().out.replace("\n", " ")
     assert f.read_bytes() == before
     run = tmp_path / "run"
     (run / "stages" / "0_train" / "models").mkdir(parents=True)

@@ -13,7 +13,7 @@ def _narrow_head(model, value):
     return model
 
 
-EXT = CheckpointExtension("test_head", lambda m: getattr(m, "test_head", None), _narrow_head, provider="this test")
+EXT = CheckpointExtension("test_head", lambda m: getattr(m, "test_head", None), _narrow_head)
 
 
 def test_registered_extension_is_saved_and_replayed(tmp_path):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -57,3 +58,11 @@ def test_sizes_below_one_are_refused_by_the_parser(tmp_path, capsys, flag):
     with pytest.raises(SystemExit) as e:
         main(["quantize", str(tmp_path / "m.onnx"), "--precision", "fp16", flag, "-3", "-o", str(tmp_path / "q.onnx")])
     assert e.value.code == 2 and f"argument {flag}: must be >= 1, got -3" in capsys.readouterr().err
+
+
+def test_output_over_the_input_is_refused(onnx20, tmp_path, capsys):
+    link = tmp_path / "same.onnx"
+    os.link(onnx20.path, link)  # a hard link: another name for the same file
+    before = onnx20.path.read_bytes()
+    assert main(["quantize", str(onnx20.path), "--precision", "fp16", "-o", str(link)]) == 2
+    assert "-o must differ from the input file" in capsys.readouterr().out and onnx20.path.read_bytes() == before
