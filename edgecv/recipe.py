@@ -269,6 +269,32 @@ def check_recipe_resources(recipe: Recipe) -> list[str]:
             value = st[key]
             if isinstance(value, str) and value and not Path(value).exists():
                 problems.append(f"stages.{i}.{key}: not found: {value}")
+    problems += _backend_problems(recipe)
+    return problems
+
+
+def _backend_problems(recipe: Recipe) -> list[str]:
+    """A stage that must time on a backend (prune's per-step latency or latency target) needs it
+    installed: say so now, not after the training before it."""
+    from .backends import BACKENDS, resolve_backend
+    from .stages.prune import PruneStage
+
+    problems = []
+    for st in recipe.stages:
+        if not isinstance(st.config, PruneStage):
+            continue
+        spec = st.config.prune
+        if not (spec.measure_latency or spec.latency_ms is not None):
+            continue
+        try:
+            backend = BACKENDS.get(resolve_backend(spec.backend))
+        except KeyError as e:
+            problems.append(f"stages.{st.index}.backend: {e.args[0]}")
+            continue
+        ok, why = backend.available()
+        if not ok:
+            problems.append(f"stages.{st.index}.backend: '{spec.backend}' is not available here ({why}); the prune stage "
+                            "times every step on it: install it, choose another backend, or set measure_latency: false")
     return problems
 
 

@@ -100,3 +100,28 @@ def test_roles_must_exist_when_a_stage_reads_them():
         validate_recipe(_raw(stages=[{"type": "distill", "teachers": ["teacher"]}]))
     with pytest.raises(RecipeError, match="roles starting with 'teacher' are the run's KD teachers"):
         validate_recipe(_raw(stages=[{**prune, "into": "teacher_small"}]))
+
+
+def test_prune_timing_backend_is_checked_before_the_run():
+    from edgecv.recipe import check_recipe_resources
+
+    stage = {"type": "prune", "model": "student", "macs_ratio": 0.5}
+    assert check_recipe_resources(validate_recipe(_raw(stages=[stage]))) == []
+    problems = check_recipe_resources(validate_recipe(_raw(stages=[{**stage, "backend": "onxx"}])))
+    assert problems and problems[0].startswith("stages.0.backend: unknown backend 'onxx' (did you mean 'onnx")
+    # not timed at all: no backend needed
+    assert check_recipe_resources(validate_recipe(_raw(stages=[{**stage, "backend": "onxx", "measure_latency": False}]))) == []
+
+
+def test_an_uninstalled_timing_backend_is_named_with_its_extra():
+    from edgecv.backends import BACKENDS, BaseBackend, Precision
+    from edgecv.recipe import check_recipe_resources
+
+    class Missing(BaseBackend):  # a backend whose library is not installed here
+        name, suffix, extra, format = "missingrt", ".mrt", "missingrt", "mrt"
+        modules = ("edgecv_no_such_runtime",)
+
+    with BACKENDS.temporarily("missingrt", Missing([Precision("fp32")])):
+        problems = check_recipe_resources(validate_recipe(_raw(stages=[
+            {"type": "prune", "model": "student", "macs_ratio": 0.5, "backend": "missingrt"}])))
+    assert len(problems) == 1 and "pip install 'edgecv[missingrt]'" in problems[0] and "measure_latency: false" in problems[0]

@@ -28,7 +28,7 @@ def run(ctx, cfg: EvaluateStage, stage_dir: Path) -> dict:
     from ..utils.profile import count_macs, count_params
 
     _, val_loader = ctx.loaders()
-    shape = (1, 3, ctx.data.image_size, ctx.data.image_size)
+    shape = ctx.input_shape
     out = {}
     for role in cfg.models or list(ctx.models):
         model = ctx.model(role).to(ctx.device)
@@ -51,24 +51,24 @@ def run(ctx, cfg: EvaluateStage, stage_dir: Path) -> dict:
 
 
 def _torch_latency(model, shape, threads: int | None) -> dict:
-    """PyTorch eager, batch 1, through the benchmark harness's timing loop (short settings), with an
-    explicit thread count: `threads`, else the usable cores (the default every backend gets in the
-    benchmark stage), so torch rows never ride on whatever the process's pool happens to be."""
+    """PyTorch eager, batch 1, through the same runner and timing loop as every backend (short
+    settings), with an explicit thread count: `threads`, else the usable cores (the benchmark stage's
+    default), so torch rows never ride on whatever the process's pool happens to be."""
+    import numpy as np
     import torch
 
+    from ..backends.torch_eager import module_runner
     from ..bench.environment import usable_cores
     from ..utils.timing import OtherLoad, TimingConfig, latency_stats, time_runner
 
     threads = threads or usable_cores()
     prev = torch.get_num_threads()
-    torch.set_num_threads(threads)
     try:
-        model.eval()
         load = OtherLoad()
-        with torch.no_grad():
-            samples = time_runner(model, torch.randn(*shape), TimingConfig(warmup=5, min_runs=20, min_time_s=0.5), load)
+        x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+        samples = time_runner(module_runner(model, threads), x, TimingConfig(warmup=5, min_runs=20, min_time_s=0.5), load)
         stats = latency_stats(samples, 1, load)
         return {"latency_ms_p50": round(stats["latency_ms_p50"], 3), "threads": threads,
                 "busy_other_pct": stats["busy_other_pct"]}
     finally:
-        torch.set_num_threads(prev)
+        torch.set_num_threads(prev)  # the runner sets the process-wide pool; later stages get theirs back
