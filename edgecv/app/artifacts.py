@@ -42,7 +42,14 @@ def reference_model(art, reference: str | Path | None = None):
     from ..backends import REFERENCE_BACKEND
 
     if art.backend == REFERENCE_BACKEND:
-        return None  # it is the reference
+        from ..backends.torch_runtime import runtime_of
+
+        if runtime_of(art.metadata).reference:
+            return None  # it is the reference
+        if not reference:  # the same file run on a GPU, at fp16/bf16, ...: compared with itself in eager CPU FP32
+            from .models import load_model
+
+            return load_model(checkpoint=art.path).model
     path = reference or art.metadata.extra.get("source_checkpoint")
     if not path:
         return None

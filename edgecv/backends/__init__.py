@@ -7,11 +7,12 @@ BACKEND_MODULES: list[str] = [
     "torch_eager",
     "onnxruntime_backend",
     "tflite",
+    "tensorrt",
 ]
 
 # Backends edgecv knows whose module is not part of this version: name -> the pip extra that will
 # provide it (`edgecv info` lists them, so users see what exists and what to install).
-UNSHIPPED_BACKENDS: dict[str, str] = {"tensorrt": "tensorrt"}
+UNSHIPPED_BACKENDS: dict[str, str] = {}
 
 for _name in BACKEND_MODULES:
     __import__(f"{__name__}.{_name}")

@@ -112,9 +112,17 @@ class Precision:
 
 @runtime_checkable
 class Runner(Protocol):
-    """Maps a normalised NCHW float32 batch to logits, as host numpy (GPU runners synchronise first)."""
+    """Maps a normalised NCHW float32 batch to logits, as host numpy (GPU runners synchronise first).
 
-    info: dict[str, Any]  # provider/device, threads, ...
+    Optional, for runners that time themselves on a device: `info["timing"] == "cuda_events"`
+    (edgecv.utils.timing.CUDA_EVENTS) promises a method `time_call(batch) -> CallTiming`: one call
+    like `__call__`, whose compute and host<->device copies are measured with CUDA events after a
+    synchronise (seconds; see edgecv/utils/cuda_timing.py). The harness then reports compute and
+    transfers apart, as trtexec does. Runners without it are timed on the host clock alone;
+    FunctionRunner's default `time_call` gives that wall time as compute, with no transfers.
+    """
+
+    info: dict[str, Any]  # provider/device, threads, timing ("cuda_events" when time_call is device-timed), ...
 
     def __call__(self, batch: np.ndarray) -> np.ndarray: ...
 
@@ -157,6 +165,16 @@ class FunctionRunner:
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         return self._fn(batch)
+
+    def time_call(self, batch: np.ndarray):
+        """One call timed on the host clock: CallTiming(compute_s=its wall time), no transfers apart."""
+        import time
+
+        from ..utils.timing import CallTiming
+
+        t0 = time.perf_counter()
+        self._fn(batch)
+        return CallTiming(compute_s=time.perf_counter() - t0)
 
 
 class BaseBackend:

@@ -29,24 +29,65 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+# nvidia-smi --query-gpu fields -> fingerprint keys. The clocks say what a GPU number was measured at: the
+# SM and memory clocks at that moment (an idle GPU reads low), the SM maximum, the power limit, persistence.
+GPU_FIELDS = {"name": "name", "memory.total": "memory", "driver_version": "driver", "clocks.sm": "clocks_sm_mhz",
+              "clocks.mem": "clocks_mem_mhz", "clocks.max.sm": "clocks_max_sm_mhz", "power.limit": "power_limit_w",
+              "persistence_mode": "persistence_mode", "compute_cap": "compute_cap"}
+BASIC_GPU_FIELDS = ("name", "memory.total", "driver_version")  # what every nvidia-smi answers
+
+
 def gpu_info() -> dict | None:
-    """Name, memory and driver of the first NVIDIA GPU, via nvidia-smi (no CUDA context is created)."""
+    """The first NVIDIA GPU, via nvidia-smi (no CUDA context is created): name, memory, driver, clocks
+    (MHz), power limit (W), persistence mode, compute capability and the GPU count. An nvidia-smi too old
+    for a field refuses the whole query: then only name, memory and driver are asked for."""
     smi = shutil.which("nvidia-smi")
     if not smi:
         return None
+    for fields in (tuple(GPU_FIELDS), BASIC_GPU_FIELDS):
+        try:
+            out = subprocess.run([smi, f"--query-gpu={','.join(fields)}", "--format=csv,noheader"],
+                                 capture_output=True, text=True, timeout=10, check=True).stdout
+        except (subprocess.SubprocessError, OSError):
+            continue
+        gpus = parse_gpu_csv(out, fields)
+        if gpus:
+            return {**gpus[0], "count": len(gpus)}
+    return None
+
+
+def parse_gpu_csv(text: str, fields=tuple(GPU_FIELDS)) -> list[dict]:
+    """Rows of `nvidia-smi --query-gpu=FIELDS --format=csv,noheader`, one dict per GPU keyed as in
+    GPU_FIELDS. Name, memory and driver stay as printed; clocks become int MHz, the power limit float W,
+    persistence True/False; '[N/A]', '[Not Supported]' and unreadable values None. A line whose value
+    count is not the field count (an error message, a name with a comma) makes the whole answer []."""
+    gpus = []
+    for line in (ln for ln in text.splitlines() if ln.strip()):
+        values = [v.strip() for v in line.split(",")]
+        if len(values) != len(fields):
+            return []
+        gpus.append({GPU_FIELDS.get(f, f): _smi_value(f, v) for f, v in zip(fields, values)})
+    return gpus
+
+
+def _smi_value(field: str, value: str):
+    if not value or (value.startswith("[") and value.endswith("]")) or value.upper() == "N/A":
+        return None
     try:
-        out = subprocess.run([smi, "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-    except (subprocess.SubprocessError, OSError):
+        if field.startswith("clocks."):
+            return int(float(value.split()[0]))  # "1980 MHz"
+        if field == "power.limit":
+            return float(value.split()[0])  # "700.00 W"
+    except ValueError:
         return None
-    if not out:
-        return None
-    name, memory, driver = [p.strip() for p in out.splitlines()[0].split(",")][:3]
-    return {"name": name, "memory": memory, "driver": driver, "count": len(out.splitlines())}
+    if field == "persistence_mode":
+        return {"enabled": True, "disabled": False}.get(value.lower())
+    return value
 
 
 def fingerprint(threads: int | None = None) -> dict:
     from ..utils.versions import package_versions
+    from .jetson import jetson_info
 
     env = {
         "time_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -59,6 +100,7 @@ def fingerprint(threads: int | None = None) -> dict:
         "threads": threads,
         "load_avg_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
         "gpu": gpu_info(),
+        "jetson": jetson_info(),  # board, L4T/JetPack, TensorRT, power mode, jetson_clocks; None elsewhere
         "libraries": package_versions(LIBRARIES),
     }
     try:

@@ -17,13 +17,15 @@ import numpy as np
 from ..backends import BACKENDS, Artifact
 from ..utils.errors import first_line
 from .accuracy import evaluate_runner
-from ..utils.timing import OtherLoad, TimingConfig, latency_stats, time_runner
+from ..utils.timing import OtherLoad, TimingConfig, latency_stats, measure_runner, split_stats
 
 
 # Every row has these keys (None where a value does not apply, e.g. top1 without --data).
 LEDGER_FIELDS = ("name", "backend", "precision", "status", "reason", "top1", "top5", "agreement", "max_abs_diff",
                  "latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "latency_ms_mean", "latency_ms_std",
-                 "throughput_ips", "batch", "threads", "size_mb", "params", "macs")
+                 "throughput_ips", "batch", "threads", "size_mb", "params", "macs",
+                 # GPU runners that time themselves (CUDA events): compute and host<->device copies apart
+                 "latency_ms_compute_p50", "h2d_ms_p50", "d2h_ms_p50")
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,8 @@ def benchmark_artifact(artifact: Artifact | str | Path, data=None, batches: Sequ
         else:
             x = _inputs(data, int(b), shape)
             load = OtherLoad()  # what other processes used of the machine during this row's timed runs
-            row.update(latency_stats(time_runner(runner, x, timing, load), int(b), load))
+            timed = measure_runner(runner, x, timing, load)
+            row.update(latency_stats(timed.wall_s, int(b), load), **split_stats(timed))
         out.append(row)
     return out
 

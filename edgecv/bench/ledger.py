@@ -20,7 +20,10 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("top5", "top-5 %", "{:.2f}"), ("top1_restricted", "top-1 restricted %", "{:.2f}"),
     ("agreement", "agree %", "{:.2f}"), ("max_abs_diff", "max |diff|", "{:.2e}"),
     ("latency_ms_p50", "p50 ms", "{:.3f}"), ("latency_ms_p90", "p90 ms", "{:.3f}"),
-    ("latency_ms_p99", "p99 ms", "{:.3f}"), ("throughput_ips", "img/s", "{:.1f}"),
+    ("latency_ms_p99", "p99 ms", "{:.3f}"),
+    # GPU rows (CUDA events, as trtexec's GPU compute / H2D / D2H); absent from CPU-only ledgers
+    ("latency_ms_compute_p50", "compute p50 ms", "{:.3f}"), ("h2d_ms_p50", "H2D ms", "{:.3f}"), ("d2h_ms_p50", "D2H ms", "{:.3f}"),
+    ("throughput_ips", "img/s", "{:.1f}"),
     ("speedup_vs_teacher", "x teacher", "{:.2f}"), ("speedup_vs_teacher_torch", "x torch teacher", "{:.2f}"),
     ("size_mb", "size MB", "{:.2f}"), ("params", "params M", "{:.3f}"), ("macs", "MACs M", "{:.1f}"),
     ("threads", "threads", "{}"), ("busy_other_pct", "other load %", "{:.0f}"), ("reason", "note", "{}"),

@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 
-COMMANDS = ["run", "validate", "export", "bench", "info", "prune", "quantize", "demo", "serve"]
+COMMANDS = ["run", "validate", "export", "bench", "info", "prune", "quantize", "demo", "serve", "sweep"]
 
 
 class UserError(Exception):

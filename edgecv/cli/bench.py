@@ -35,23 +35,54 @@ def register(sub) -> None:
     p.add_argument("--min-time", type=float, default=1.0, help="seconds of timed runs at least (default 1)")
     p.add_argument("--min-agreement", type=float, default=99.0, help="%% top-1 agreement below which a row is 'inaccurate'")
     p.add_argument("--max-top1-drop", type=float, default=1.0, help="top-1 points below PyTorch that make a row 'inaccurate'")
+    g = p.add_argument_group("PyTorch model files (.pt) on a GPU", "run the same file another way (nothing is written; "
+                             "parity is checked against the file in eager FP32 on the CPU); CUDA rows add compute, H2D "
+                             "and D2H times measured with CUDA events")
+    g.add_argument("--device", metavar="cpu|cuda", help="where to run it (cuda or cuda:N: an NVIDIA GPU)")
+    g.add_argument("--precision", choices=["fp32", "fp16", "bf16"], help="the runtime dtype (fp16 on the CPU only "
+                   "where PyTorch runs it; bf16 on CUDA needs compute capability 8.0+)")
+    g.add_argument("--channels-last", action="store_true", default=None, help="NHWC memory format for weights and inputs")
+    g.add_argument("--cuda-graphs", action="store_true", default=None,
+                   help="capture one CUDA graph per batch size after a warm-up and replay it (--device cuda)")
+    g.add_argument("--compile", action="store_true", default=None, help="torch.compile the model (compiles per batch size "
+                   "during the warm-up)")
+    g.add_argument("--compile-mode", metavar="MODE", help="torch.compile mode: default, reduce-overhead, max-autotune, "
+                   "max-autotune-no-cudagraphs (implies --compile)")
+    g.add_argument("--tf32", action="store_true", default=None, help="let fp32 on CUDA round through TF32 (off by "
+                   "default: fp32 means fp32, as in TensorRT's fp32 engines)")
+    r = p.add_argument_group("on another machine", "run the same benchmark on a target over SSH (a Jetson, say): the "
+                             "files are copied to a temporary folder there, and the rows come back with the target's "
+                             "fingerprint")
+    r.add_argument("--remote", metavar="USER@HOST", help="benchmark on this SSH target (key login; ~/.ssh/config applies)")
+    r.add_argument("--remote-python", default="python3", metavar="PATH",
+                   help="the target's python that has edgecv (default: python3), e.g. ~/venv/bin/python")
+    r.add_argument("--remote-key", metavar="FILE", help="SSH private key (ssh -i)")
+    r.add_argument("--remote-port", type=positive_int, metavar="N", help="SSH port (ssh -p)")
+    r.add_argument("--remote-ssh-opt", action="append", default=[], metavar="KEY=VALUE",
+                   help="an ssh option (ssh -o), repeatable, e.g. StrictHostKeyChecking=accept-new")
+    r.add_argument("--tegrastats", action="store_true", help="also measure average power and energy per image with "
+                   "the Jetson's tegrastats while each batch size runs for --power-time seconds")
+    r.add_argument("--tegrastats-cmd", default="tegrastats", metavar="CMD",
+                   help="how to run tegrastats there (default: tegrastats), e.g. 'sudo -n /usr/bin/tegrastats'")
+    r.add_argument("--power-time", type=float, default=5.0, metavar="S", help="seconds of inference per batch size "
+                   "while measuring power (default 5; after 2 s of idle power)")
     p.set_defaults(func=_bench)
 
 
 def _bench(args) -> int:
     from edgecv.app import Predictor, reference_model
-    from edgecv.bench import Thresholds, TimingConfig, benchmark_artifact, fingerprint, read_class_map, rich_table, write_ledger
+    from edgecv.bench import Thresholds, TimingConfig, benchmark_artifact, fingerprint, read_class_map
     from edgecv.cli import UserError
-    from edgecv.utils.console import get_console
     from edgecv.utils.errors import first_line
-    from edgecv.utils.io import write_json
 
     batches = _ints(args.batch, "--batch")
     if args.out and Path(args.out).exists() and any(Path(args.out).iterdir()):
         raise FileExistsError(f"--out {args.out} exists and is not empty; choose a new folder")
     if args.class_map and not args.data:
         raise UserError("--class-map needs --data")
-    art = open_artifact(args)
+    if args.remote:
+        return _report(args, *_bench_remote(args, batches))
+    art = _configure(args, open_artifact(args))
     _check_batch_memory(batches, art)
     try:
         predictor = Predictor(art, threads=args.threads, crop_pct=args.crop_pct)
@@ -65,20 +96,100 @@ def _bench(args) -> int:
         raise
     except Exception as e:  # a runtime's own exception types (e.g. onnxruntime's): no traceback for the user
         raise UserError(f"running {args.artifact} failed: {first_line(e)}") from None
-    env = fingerprint(args.threads)
+    if args.tegrastats:  # on a Jetson itself
+        from edgecv.app.power import add_power, measure_batches
+
+        rows = add_power(rows, measure_batches(predictor, data, batches, args.tegrastats_cmd, args.power_time,
+                                               warmup=args.warmup))
+    return _report(args, rows, fingerprint(args.threads))
+
+
+def _bench_remote(args, batches: list[int]) -> tuple[list[dict], dict]:
+    """`--remote`: the same bench on the target; the bench flags pass through, the files are copied."""
+    from edgecv.app.remote import SSHTarget, bench_remote
+
+    import sys
+
+    for flag, text in (("--mean", args.mean), ("--std", args.std)):
+        if text:
+            _floats(text, flag)  # refused here, before anything is copied
+    target = SSHTarget(args.remote, python=args.remote_python, key=args.remote_key, port=args.remote_port,
+                       options=tuple(args.remote_ssh_opt))
+    flags = ["--batch", ",".join(map(str, batches)), "--warmup", str(args.warmup), "--min-runs", str(args.min_runs),
+             "--min-time", str(args.min_time), "--crop-pct", str(args.crop_pct),
+             "--min-agreement", str(args.min_agreement), "--max-top1-drop", str(args.max_top1_drop)]
+    for flag, value in (("--threads", args.threads), ("--backend", args.backend), ("--mean", args.mean),
+                        ("--std", args.std), ("--size", args.size), ("--layout", args.layout)):
+        if value is not None:
+            flags += [flag, str(value)]
+    flags += _runtime_flags(args)  # --device, --precision, ...: applied there
+    if args.tegrastats and _runtime_flags(args):
+        from edgecv.cli import UserError
+
+        raise UserError("--tegrastats with --remote measures the file as built; it does not take "
+                        + ", ".join(w for w in _runtime_flags(args) if w.startswith("--")))
+    return bench_remote(target, args.artifact, flags, data=args.data, class_map=args.class_map, reference=args.reference,
+                        backend=args.backend, tegrastats=args.tegrastats_cmd if args.tegrastats else None,
+                        power_args=["--power-time", str(args.power_time)], log=lambda m: print(m, file=sys.stderr))
+
+
+def _report(args, rows: list[dict], env: dict) -> int:
+    """The table (and power lines) on the console; --json and --out files."""
+    from edgecv.app.power import power_lines
+    from edgecv.bench import rich_table, write_ledger
+    from edgecv.utils.console import get_console
+    from edgecv.utils.io import write_json
+
+    title = f"edgecv bench {args.artifact}" + (f" on {args.remote}" if args.remote else "")
     con = get_console()
     if con.is_terminal:
-        con.print(rich_table(rows, title=f"edgecv bench {args.artifact}"))
+        con.print(rich_table(rows, title=title))
     else:  # logs and pipes get the full table as markdown, never folded into a narrow box
         from edgecv.bench import markdown_table
 
         print(markdown_table(rows), end="")
+    for line in power_lines(rows):
+        print(line)
     if args.json:
         print(f"wrote {write_json(args.json, {'environment': env, 'rows': rows})}")
     if args.out:
-        files = write_ledger(args.out, rows, env, title=f"edgecv bench {Path(args.artifact).name}")
+        files = write_ledger(args.out, rows, env, title=f"edgecv bench {Path(args.artifact).name}"
+                             + (f" on {args.remote}" if args.remote else ""))
         print(f"wrote {', '.join(str(f) for f in files.values())}")
     return 0
+
+
+RUNTIME_FLAGS = {"device": "--device", "channels_last": "--channels-last", "cuda_graphs": "--cuda-graphs",
+                 "compile": "--compile", "compile_mode": "--compile-mode", "tf32": "--tf32"}  # torch option -> flag
+
+
+def _runtime_options(args) -> dict:
+    return {opt: getattr(args, opt) for opt in RUNTIME_FLAGS if getattr(args, opt) is not None}
+
+
+def _runtime_flags(args) -> list[str]:
+    """The torch run-time flags given, as command-line words (for the same bench elsewhere)."""
+    words = ["--precision", args.precision] if args.precision else []
+    for opt, value in _runtime_options(args).items():
+        words += [RUNTIME_FLAGS[opt]] if value is True else [RUNTIME_FLAGS[opt], str(value)]
+    return words
+
+
+def _configure(args, art):
+    """--device/--precision/...: the torch model file with other run-time settings (checked as a build checks them)."""
+    options = _runtime_options(args)
+    if args.precision is None and not options:
+        return art
+    from edgecv.backends import REFERENCE_BACKEND
+    from edgecv.cli import UserError
+
+    if art.backend != REFERENCE_BACKEND:
+        given = ", ".join(w for w in _runtime_flags(args) if w.startswith("--"))
+        raise UserError(f"{given}: these run a PyTorch model file (.pt) another way; {args.artifact} is a {art.backend} "
+                        "artifact, whose precision and device were fixed when it was built (edgecv export --precision ...)")
+    from edgecv.backends.torch_eager import TORCH
+
+    return TORCH.configure(art, args.precision, options)
 
 
 def open_artifact(args):

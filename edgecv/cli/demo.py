@@ -12,10 +12,10 @@ def register(sub) -> None:
         help="classify a camera, video file, image folder or stream live, with an overlay",
         description="Classify every frame of --source with ARTIFACT (any file `edgecv bench` takes; its "
         "metadata's preprocessing, so the answers are bench's) and draw the top-k labels, a smoothed FPS and "
-        "the inference ms on it. A window shows it (q quits, s saves a snapshot), or --headless prints one "
-        "line a second. Live sources (cameras, streams) drop stale frames so the picture never lags; video "
-        "files and folders are processed frame by frame. A stream that drops is reconnected with backoff, "
-        "a few times, before the demo ends (exit code 1). A summary ends every run.",
+        "the inference ms on it. A window shows it (q quits, s saves a snapshot PNG in the current folder), "
+        "or --headless prints one line a second. Live sources (cameras, streams) drop stale frames so the "
+        "picture never lags; video files and folders are processed frame by frame. A stream that drops is "
+        "reconnected with backoff, a few times, before the demo ends (exit code 1). A summary ends every run.",
     )
     p.add_argument("artifact", help="the model file (.onnx, .tflite, an edgecv .pt, ...)")
     p.add_argument("--source", required=True, metavar="0|VIDEO|DIR|URL",

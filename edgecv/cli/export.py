@@ -91,6 +91,8 @@ def _export(args) -> int:
     con.print(f"[green]exported[/] {escape(str(art.metadata.source_model))} -> {escape(str(out))} ({out.stat().st_size / 1e6:.2f} MB, "
               f"{backend} {art.precision}, input {art.metadata.input_shape})")
     con.print(f"  parity with PyTorch on random inputs: top-1 agreement {p['agreement']:.1f}%, max |diff| {p['max_abs_diff']:.2e}")
+    if art.metadata.extra.get("trtexec"):  # backends that build through TensorRT record the equivalent trtexec line
+        con.print(f"  equivalent trtexec command: {escape(art.metadata.extra['trtexec'])}")
     return 0
 
 

@@ -62,7 +62,9 @@ def _serve(args) -> int:
             raise UserError(f"loading {args.artifact} failed: {first_line(e)}") from None
         app = create_app(predictor, settings)
         host, port = sock.getsockname()[:2]
-        batching = f"dynamic batching up to {settings.max_batch} within {settings.max_wait_ms:g} ms" if settings.batching else "no batching"
+        host = f"[{host}]" if ":" in host else host  # IPv6
+        batching = (f"dynamic batching up to {settings.max_batch} within {settings.max_wait_ms:g} ms"
+                    if settings.batching else "no batching")
         print(f"serving {predictor.name} ({predictor.artifact.backend}, {predictor.artifact.metadata.precision}) "
               f"on http://{host}:{port} ({batching}); docs at /docs; Ctrl-C stops", flush=True)
         run_server(app, settings, sock)

@@ -126,9 +126,8 @@ class FrameReader:
             if self._stop.is_set():
                 break
             if not reopened:
-                earlier = f"; it had reconnected {self.reconnects} time(s) before" if self.reconnects else ""
                 return SourceEnded(f"{self.source.description} dropped and did not come back after "
-                                   f"{self.reconnect.attempts} reconnect attempts{earlier}", lost=True)
+                                   f"{self.reconnect.attempts} reconnect attempts", lost=True)
         return SourceEnded("stopped")
 
     def _reconnect(self, attempt: int) -> tuple[bool, int]:

@@ -46,13 +46,15 @@ def run_demo(predictor, source: FrameSource | SourceSpec | str | int | Path, *, 
     spec = source if isinstance(source, SourceSpec) else None
     if isinstance(source, (str, int, os.PathLike)):
         spec = parse_source(source)  # a missing file fails here, before anything is opened
-    input_path = spec.path if spec is not None else getattr(source, "path", None)
-    # cheap refusals first: nothing is opened for a --save over the input or a machine without a display
-    save_path = check_save_path(save, {"artifact": predictor.artifact.path, "source": input_path}) if save else None
-    win = Window(f"edgecv demo: {predictor.name}") if window else None
-    frames = saver = None
+    frames = None if spec is not None else source  # a source given as an object is ours to close, too
+    win = saver = None
     try:
-        frames = open_source(spec) if spec is not None else source
+        input_path = spec.path if spec is not None else getattr(source, "path", None)
+        # cheap refusals first: nothing is opened for a --save over the input or a machine without a display
+        save_path = check_save_path(save, {"artifact": predictor.artifact.path, "source": input_path}) if save else None
+        win = Window(f"edgecv demo: {predictor.name}") if window else None
+        if frames is None:
+            frames = open_source(spec)
         first = read_first_frame(frames)
         check_input_fits(predictor, first, frames.description, topk)
         saver = VideoSaver(save_path, frames.fps, (first.shape[1], first.shape[0])) if save_path else None
@@ -108,7 +110,8 @@ def _loop(predictor, reader: FrameReader, stats: DemoStats, topk: int, win: Wind
             try:
                 pred = predictor.predict(item.image, k=topk, bgr=True)
             except Exception as e:  # the first frame ran, so this is the runtime failing mid-way
-                raise RuntimeError(f"inference failed on frame {item.index} of {stats.source}: {first_line(e)}") from None
+                raise RuntimeError(f"inference failed on frame {item.index} of {stats.source}: "
+                                   f"{first_line(e)}") from None
             infer_ms = (time.perf_counter() - t0) * 1000
             stats.frames += 1
             stats.infer_ms.append(infer_ms)
@@ -179,6 +182,6 @@ def _snapshot(image: np.ndarray, folder: Path, index: int, stats: DemoStats, log
 
 def _progress_line(stats: DemoStats, reader: FrameReader, fps: float, infer_ms: float, pred) -> str:
     top1 = f"{pred.labels[0]} {pred.scores[0]:.2f}" if pred.labels else "-"
-    return (f"{stats.elapsed_s:6.1f}s  frames {stats.frames}  {fps:5.1f} FPS  inference {infer_ms:.1f} ms  "
+    return (f"{stats.elapsed_s:6.1f}s  frames {stats.frames:>6}  {fps:6.1f} FPS  inference {infer_ms:6.1f} ms  "
             f"dropped {reader.dropped}  top-1 {top1}")
 

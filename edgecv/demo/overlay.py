@@ -15,7 +15,8 @@ TOP1_COLOUR = (80, 255, 80)
 def overlay_lines(prediction, fps: float, infer_ms: float) -> list[str]:
     ranked = zip(prediction.labels, prediction.scores, prediction.indices)
     lines = [f"{rank}. {ascii_label(label, index)} {score:.0%}" for rank, (label, score, index) in enumerate(ranked, 1)]
-    lines.append(f"{fps:.1f} FPS  {infer_ms:.1f} ms")
+    rate = f"{fps:.1f}" if fps > 0 else "--"  # one frame has no rate yet
+    lines.append(f"{rate} FPS  {infer_ms:.1f} ms")
     return lines
 
 

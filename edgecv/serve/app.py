@@ -12,7 +12,7 @@ never blocks the event loop. Shutdown stops new work and drains the queue within
 """
 from __future__ import annotations
 
-import logging
+import threading
 import time
 from contextlib import asynccontextmanager
 
@@ -23,13 +23,11 @@ from starlette.concurrency import run_in_threadpool
 from . import uploads
 from .batcher import DynamicBatcher, QueueFull, ShuttingDown
 from .classifier import Classifier
-from .errors import ClientError
+from .errors import ClientError, InferenceFailed
 from .limits import BodySizeLimit
 from .metrics import RequestMetrics, ServiceMetrics
 from .schemas import BatchClassification, Classification, Health, batch_body, error_responses, single_image_body
 from .settings import ServeSettings
-
-log = logging.getLogger("edgecv.serve")
 
 
 def create_app(predictor, settings: ServeSettings | None = None) -> FastAPI:
@@ -47,22 +45,26 @@ def create_app(predictor, settings: ServeSettings | None = None) -> FastAPI:
         # warm-up runs on the worker thread while the server already answers /healthz; /readyz waits for it
         batcher.start(warmup_input=classifier.warmup_input())
         yield
-        # uvicorn has stopped accepting and let in-flight requests finish; fail what is still queued
-        failed = await run_in_threadpool(batcher.stop, settings.drain_timeout_s)
-        if failed:
-            log.warning("shutdown: %d queued image(s) were answered 503", failed)
+        await run_in_threadpool(batcher.stop, settings.drain_timeout_s)  # a no-op when begin_shutdown ran
+
+    def begin_shutdown() -> None:
+        """Called by the server (server.py) the moment it stops accepting, before it waits for open
+        requests: the batcher flushes what is queued at once, and what cannot run within the drain
+        timeout is answered 503, instead of the connection being dropped when the server gives up."""
+        threading.Thread(target=batcher.stop, args=(settings.drain_timeout_s,), name="edgecv-drain", daemon=True).start()
 
     app = FastAPI(title="edgecv classifier", version="1", lifespan=lifespan,
                   description=f"Image classification with {classifier.info.model} "
                               f"({classifier.info.backend}, {classifier.info.precision}).")
     app.state.settings, app.state.batcher, app.state.metrics = settings, batcher, metrics
+    app.state.begin_shutdown = begin_shutdown
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)  # added last = outermost: it also counts the 413s
     _add_error_handlers(app, settings)
     topk_query = Query(settings.default_topk, ge=1, le=1000, description="labels to return (at most the model's classes)")
 
     @app.post("/v1/classify", response_model=Classification, openapi_extra=single_image_body(),
-              responses=error_responses(400, 413, 415, 503), summary="Classify one image")
+              responses=error_responses(400, 413, 415, 500, 503), summary="Classify one image")
     async def classify(request: Request, topk: int = topk_query) -> Classification:
         start = time.perf_counter()
         image = await uploads.one_image(request)
@@ -71,7 +73,7 @@ def create_app(predictor, settings: ServeSettings | None = None) -> FastAPI:
 
     @app.post("/v1/classify/batch", response_model=BatchClassification,
               openapi_extra=batch_body(settings.max_images_per_request),
-              responses=error_responses(400, 413, 415, 503), summary="Classify several images")
+              responses=error_responses(400, 413, 415, 500, 503), summary="Classify several images")
     async def classify_batch(request: Request, topk: int = topk_query) -> BatchClassification:
         start = time.perf_counter()
         images = await uploads.many_images(request, settings.max_images_per_request)
@@ -108,6 +110,10 @@ def _add_error_handlers(app: FastAPI, settings: ServeSettings) -> None:
     @app.exception_handler(QueueFull)
     async def queue_full(request: Request, e: QueueFull):
         return JSONResponse({"detail": f"busy: {e}; retry later"}, status_code=503, headers=retry)
+
+    @app.exception_handler(InferenceFailed)
+    async def inference_failed(request: Request, e: InferenceFailed):
+        return JSONResponse({"detail": str(e)}, status_code=500)
 
     @app.exception_handler(ShuttingDown)
     async def shutting_down(request: Request, e: ShuttingDown):

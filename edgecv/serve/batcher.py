@@ -68,6 +68,8 @@ class DynamicBatcher:
         self._cond = threading.Condition()
         self._closed = False
         self._thread: threading.Thread | None = None
+        self._stop_lock = threading.Lock()  # stop() may be called twice (at the shutdown signal and at exit)
+        self._stopped = False
 
     @property
     def depth(self) -> int:
@@ -105,18 +107,25 @@ class DynamicBatcher:
 
     def stop(self, drain_timeout_s: float = 10.0) -> int:
         """Refuse new work, give queued work `drain_timeout_s` to finish, fail the rest with
-        ShuttingDown and end the worker. Returns how many queued images were failed."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()  # a worker waiting for a batch to fill runs what it has at once
-        if self._thread is None:
-            return self._fail_queued()
-        self._thread.join(drain_timeout_s)
-        failed = self._fail_queued()
-        self._thread.join(max(1.0, drain_timeout_s))  # the runner call in progress, if any, finishes
-        if self._thread.is_alive():
-            log.warning("the runner did not return within the drain timeout; leaving its thread behind")
-        return failed
+        ShuttingDown and end the worker. Returns how many queued images were failed (0 on a second call)."""
+        with self._stop_lock:
+            if self._stopped:
+                return 0
+            with self._cond:
+                self._closed = True
+                self._cond.notify_all()  # a worker waiting for a batch to fill runs what it has at once
+            failed = 0
+            if self._thread is not None:
+                self._thread.join(drain_timeout_s)
+            failed = self._fail_queued()
+            if failed:
+                log.warning("shutdown: %d queued image(s) could not run within %g s and were refused", failed, drain_timeout_s)
+            if self._thread is not None:
+                self._thread.join(max(1.0, drain_timeout_s))  # the runner call in progress, if any, finishes
+                if self._thread.is_alive():
+                    log.warning("the runner did not return within the drain timeout; leaving its thread behind")
+            self._stopped = True
+            return failed
 
     def _fail_queued(self) -> int:
         with self._cond:

@@ -1,4 +1,5 @@
-"""Image bytes -> top-k labels: decode and preprocess on a worker thread, run through the batcher.
+"""Image bytes -> top-k labels: decode and preprocess (small images on the event loop, larger ones on
+a worker thread), then run through the batcher, whose one thread owns the runner.
 
 Everything model-specific comes from the Predictor (size, crop, mean/std, class names, the runner),
 so the service answers what `edgecv bench` and the demo would on the same image, for any artifact.
@@ -11,10 +12,18 @@ import numpy as np
 from starlette.concurrency import run_in_threadpool
 
 from ..eval.logits import topk_indices
-from .batcher import BatchOutput, DynamicBatcher
-from .decoding import ImageRejected, decode_image
+from .batcher import BatchOutput, DynamicBatcher, ShuttingDown
+from .decoding import ImageRejected, load_rgb, open_image
+from .errors import InferenceFailed
 from .schemas import ImageResult, Label, ModelInfo
 from .settings import ServeSettings
+
+# Decoding and preprocessing a thumbnail takes less time than handing it to a thread (and competing
+# with that thread for the GIL): up to this many pixels (in + out) and bytes, the work runs on the
+# event loop, which then never stalls for more than a fraction of a millisecond; larger images go to
+# the thread pool.
+INLINE_PIXELS = 128 * 128
+INLINE_BYTES = 64 * 1024
 
 
 class Classifier:
@@ -33,25 +42,31 @@ class Classifier:
         return self.predictor.preprocess(Image.new("RGB", (size, size)))
 
     async def classify(self, images: list[tuple[str, bytes]], topk: int) -> list[ImageResult]:
-        """One result per image. Raises ClientError (bad image), QueueFull or ShuttingDown."""
-        # decoding and resizing are CPU work: off the event loop, on Starlette's bounded thread pool
-        arrays = await run_in_threadpool(self._prepare, images)
+        """One result per (name, bytes) image. Raises ClientError (bad image), QueueFull, ShuttingDown
+        or InferenceFailed."""
+        s = self.settings
+        names = [name for name, _ in images]
+        opened = _each(names, [data for _, data in images], lambda data: open_image(data, s.max_pixels, s.max_aspect_ratio))
+        out_pixels = self.predictor.image_size ** 2
+        small = (sum(im.size[0] * im.size[1] + out_pixels for im in opened) <= INLINE_PIXELS
+                 and sum(len(data) for _, data in images) <= INLINE_BYTES)
+        if small:
+            arrays = self._prepare(names, opened)
+        else:  # decoding and resizing large images is CPU work: off the event loop, on Starlette's bounded pool
+            arrays = await run_in_threadpool(self._prepare, names, opened)
         futures = self.batcher.submit(arrays)
-        outputs = await asyncio.gather(*(asyncio.wrap_future(f) for f in futures))
+        try:
+            outputs = await asyncio.gather(*(asyncio.wrap_future(f) for f in futures))
+        except ShuttingDown:
+            raise
+        except Exception as e:  # the runtime's own error types
+            from ..utils.errors import first_line
+
+            raise InferenceFailed(f"inference failed: {first_line(e)}") from e
         return [self._result(out, topk) for out in outputs]
 
-    def _prepare(self, images: list[tuple[str, bytes]]) -> list[np.ndarray]:
-        s = self.settings
-        arrays = []
-        for i, (name, data) in enumerate(images):
-            try:
-                image = decode_image(data, s.max_pixels, s.max_aspect_ratio)
-            except ImageRejected as e:
-                if len(images) == 1:
-                    raise
-                raise ImageRejected(e.status, f"image {i} ({name}): {e.reason}") from None
-            arrays.append(self.predictor.preprocess(image))
-        return arrays
+    def _prepare(self, names: list[str], opened: list) -> list[np.ndarray]:
+        return [self.predictor.preprocess(image) for image in _each(names, opened, load_rgb)]
 
     def _result(self, out: BatchOutput, topk: int) -> ImageResult:
         logits = np.asarray(out.logits, dtype=np.float64).reshape(1, -1)
@@ -60,3 +75,16 @@ class Classifier:
         names = self.predictor.class_names(logits.shape[1])
         labels = [Label(label=names[i], score=round(float(probs[i]), 6), index=int(i)) for i in topk_indices(logits, topk)[0]]
         return ImageResult(predictions=labels, batch_size=out.batch_size, inference_ms=round(out.inference_s * 1000, 3))
+
+
+def _each(names: list[str], items: list, step) -> list:
+    """`step` over the items; when one of several is refused, the reason says which."""
+    out = []
+    for i, (name, item) in enumerate(zip(names, items)):
+        try:
+            out.append(step(item))
+        except ImageRejected as e:
+            if len(items) == 1:
+                raise
+            raise ImageRejected(e.status, f"image {i} ({name}): {e.reason}") from None
+    return out

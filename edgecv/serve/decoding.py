@@ -1,8 +1,10 @@
 """Bytes -> an RGB image, refusing what is not an image, truncated, or too large to decode safely.
 
-The pixel limit is checked on the header's width x height, before any pixel is decoded, so a tiny
-file that claims 100,000 x 100,000 pixels (a decompression bomb) costs nothing. Only raster formats
-Pillow decodes itself are opened (no EPS/PDF, which would run external programs).
+Two steps, so the caller can decide where the expensive one runs: `open_image` parses the header
+only (microseconds, whatever the file) and checks the pixel limit on the header's width x height,
+so a tiny file that claims 100,000 x 100,000 pixels (a decompression bomb) costs nothing;
+`load_rgb` then decodes the pixels. Only raster formats Pillow decodes itself are opened (no
+EPS/PDF, which would run external programs).
 """
 from __future__ import annotations
 
@@ -19,9 +21,9 @@ class ImageRejected(ClientError):
     """400 (not an image, truncated, odd shape) or 413 (too many pixels), with the reason."""
 
 
-def decode_image(data: bytes, max_pixels: int, max_aspect_ratio: float = 20.0) -> Image.Image:
-    """The image in `data` as RGB; raises ImageRejected saying why not. `max_aspect_ratio` bounds
-    long side / short side: resizing the short side to the model's size must not blow the long one up."""
+def open_image(data: bytes, max_pixels: int, max_aspect_ratio: float = 20.0) -> Image.Image:
+    """The image's header, checked; nothing decoded yet. `max_aspect_ratio` bounds long side / short
+    side: resizing the short side to the model's size must not blow the long one up."""
     from ..utils.errors import first_line
 
     if not data:
@@ -42,6 +44,13 @@ def decode_image(data: bytes, max_pixels: int, max_aspect_ratio: float = 20.0) -
         raise ImageRejected(400, f"image has no pixels ({width}x{height})")
     if max(width, height) > max_aspect_ratio * min(width, height):
         raise ImageRejected(400, f"image too elongated: {width}x{height}, the limit is {max_aspect_ratio:g}:1")
+    return image
+
+
+def load_rgb(image: Image.Image) -> Image.Image:
+    """Decode an `open_image` result into RGB pixels; truncated or corrupt data is refused."""
+    from ..utils.errors import first_line
+
     try:
         image.load()  # Pillow refuses truncated data here (LOAD_TRUNCATED_IMAGES stays off)
         return image.convert("RGB")
@@ -49,3 +58,8 @@ def decode_image(data: bytes, max_pixels: int, max_aspect_ratio: float = 20.0) -
         raise ImageRejected(413, f"image too large: {first_line(e)}") from None
     except Exception as e:  # OSError 'image file is truncated', SyntaxError, zlib and struct errors, ...
         raise ImageRejected(400, f"truncated or corrupt {image.format} image: {first_line(e)}") from None
+
+
+def decode_image(data: bytes, max_pixels: int, max_aspect_ratio: float = 20.0) -> Image.Image:
+    """Both steps: the image in `data` as RGB, or ImageRejected saying why not."""
+    return load_rgb(open_image(data, max_pixels, max_aspect_ratio))

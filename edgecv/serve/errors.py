@@ -1,4 +1,4 @@
-"""The one exception type for a refused request: the app turns it into JSON {"detail": reason}."""
+"""The service's own failures; the app turns each into JSON {"detail": reason}."""
 from __future__ import annotations
 
 
@@ -9,3 +9,7 @@ class ClientError(Exception):
         super().__init__(reason)
         self.status = status
         self.reason = reason
+
+
+class InferenceFailed(Exception):
+    """The runner raised (a 500: the server's fault, not the request's); the message is its first line."""

@@ -44,9 +44,10 @@ class Health(BaseModel):
 
 
 ERRORS = {
-    400: "not an image, a truncated or empty image, or a malformed form",
+    400: "not an image, a truncated or empty image, a malformed form, or too many images",
     413: "the body is over the size limit, or the image over the pixel limit",
     415: "unsupported Content-Type",
+    500: "the runner failed on this batch",
     503: "the queue is full or the service is shutting down: retry after Retry-After seconds",
 }
 

@@ -1,13 +1,32 @@
 """Running an app under uvicorn: bind first (a busy port fails at once, in one line), then serve
-until SIGINT/SIGTERM, on which uvicorn stops accepting, finishes in-flight requests and runs the
-app's shutdown (which drains the batcher)."""
+until SIGINT/SIGTERM. On that signal the server stops accepting, tells the app (its
+`state.begin_shutdown`: the batcher drains, and what cannot run in time gets a 503), waits for the
+open requests to be answered, then runs the app's shutdown."""
 from __future__ import annotations
 
 import signal
 import socket
 import threading
 
+import uvicorn
+
 from .settings import ServeSettings
+
+SHUTDOWN_MARGIN_S = 5.0  # after the drain timeout, time to send the last answers before uvicorn drops connections
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's Server that calls `app.state.begin_shutdown()` as soon as shutdown begins."""
+
+    def __init__(self, config: uvicorn.Config, app):
+        super().__init__(config)
+        self._app = app
+
+    async def shutdown(self, sockets=None):
+        begin = getattr(getattr(self._app, "state", None), "begin_shutdown", None)
+        if begin is not None:
+            begin()
+        await super().shutdown(sockets)
 
 
 class _Stopped(Exception):
@@ -30,16 +49,14 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def build_server(app, settings: ServeSettings, log_level: str = "info"):
-    import uvicorn
-
+def build_server(app, settings: ServeSettings, log_level: str = "info") -> DrainingServer:
     config = uvicorn.Config(
         app, log_level=log_level, access_log=settings.access_log, lifespan="on",
         limit_concurrency=settings.max_connections,  # connections beyond it get 503: memory stays bounded
-        timeout_graceful_shutdown=settings.drain_timeout_s,  # in-flight requests get this long on shutdown
+        timeout_graceful_shutdown=settings.drain_timeout_s + SHUTDOWN_MARGIN_S,
         timeout_keep_alive=5,
     )
-    return uvicorn.Server(config)
+    return DrainingServer(config, app)
 
 
 def run_server(app, settings: ServeSettings, sock: socket.socket | None = None, log_level: str = "info") -> None:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from pydantic import Field, field_validator
 
@@ -16,6 +16,8 @@ class ExportStage(StageConfig):
                                  "backend builds those it runs and skips the others")
     calib_size: int = Field(256, ge=1, description="training images used to calibrate integer precisions")
     calib_batch: int = Field(32, ge=1)
+    options: dict[str, dict[str, Any]] = Field({}, description="backend options by backend or format name, e.g. "
+                                               "{torch: {device: cuda, cuda_graphs: true}}; each backend checks its own")
 
     def roles_used(self):
         return [("models", m) for m in self.models or []]
@@ -43,6 +45,18 @@ class ExportStage(StageConfig):
             raise ValueError(f"unknown precision(s) {', '.join(bad)}; backends here run {', '.join(known)}")
         return names
 
+    @field_validator("options")
+    @classmethod
+    def _options_for_known_backends(cls, options: dict) -> dict:
+        from ..backends import resolve_backend
+
+        for name in options:
+            try:
+                resolve_backend(name)
+            except KeyError as e:
+                raise ValueError(e.args[0]) from None
+        return options
+
 
 @register_stage("export", ExportStage)
 def run(ctx, cfg: ExportStage, stage_dir: Path) -> dict:
@@ -67,10 +81,17 @@ def run(ctx, cfg: ExportStage, stage_dir: Path) -> dict:
             for precision in sorted(wanted, key=lambda p: p != REFERENCE_PRECISION):
                 calibration = ctx.calibration(cfg.calib_size, cfg.calib_batch) if runs[precision].needs_calibration else None
                 res = build_artifact(backend, model, ctx.sample(), stage_dir / role / backend, precision, calibration,
-                                     ctx.preprocess, source=fp32)
+                                     ctx.preprocess, options=_options(cfg.options, backend), source=fp32)
                 if precision == REFERENCE_PRECISION and res.status == "ok":
                     fp32 = res.artifact
                 built.append(ctx.add_artifact(res.record(model_name(model)), role))
                 shown = res.artifact.path if res.artifact else res.error
                 con.print(f"  {role} -> {res.backend} {precision}: {res.status} {shown}", markup=False)
     return {"artifacts": built}
+
+
+def _options(options: dict, backend: str) -> dict:
+    """The options given for `backend`, under its name or its format's (onnx for onnxruntime)."""
+    from ..backends import resolve_backend
+
+    return {k: v for name, opts in options.items() if resolve_backend(name) == backend for k, v in opts.items()}

@@ -4,6 +4,11 @@ Each call is timed on its own with perf_counter and the garbage collector paused
 so a collection never lands inside a measured call. Statistics are outlier-resistant: the headline
 numbers are percentiles, and mean/std are computed after dropping samples far above the median
 (modified z-score on the median absolute deviation).
+
+GPU runners also time themselves: `measure_runner` asks a runner whose `info["timing"]` is
+`CUDA_EVENTS` for each call's compute and host<->device copies (`Runner.time_call`, measured with
+CUDA events after a synchronise, see edgecv/utils/cuda_timing.py); the headline latency stays the
+wall time a caller waits.
 """
 from __future__ import annotations
 
@@ -27,13 +32,59 @@ class TimingConfig:
             raise ValueError(f"timing needs warmup >= 0, min_runs >= 1, min_time_s >= 0 (got {self})")
 
 
+CUDA_EVENTS = "cuda_events"  # a Runner's info["timing"] when it times its own calls on the GPU (Runner.time_call)
+
+
+@dataclass(frozen=True)
+class CallTiming:
+    """One call as the device saw it, in seconds: the compute, and the host->device and device->host
+    copies around it (None where the runner has no such copies, e.g. on the CPU)."""
+
+    compute_s: float
+    h2d_s: float | None = None
+    d2h_s: float | None = None
+
+
+@dataclass
+class Timings:
+    """Per-call seconds of the timed runs: `wall_s`, the host clock around each call (what a caller
+    waits: copies, compute and synchronisation), and, for runners that time themselves on the device,
+    each call's split into compute and transfers (as trtexec reports GPU compute, H2D and D2H)."""
+
+    wall_s: np.ndarray
+    compute_s: np.ndarray | None = None
+    h2d_s: np.ndarray | None = None
+    d2h_s: np.ndarray | None = None
+
+
 def time_runner(runner: Callable, x, cfg: TimingConfig = TimingConfig(), load: "OtherLoad | None" = None) -> np.ndarray:
     """Seconds per call of `runner(x)`, one sample per call. With `load`, the CPU other processes
     used during the timed runs (not the warm-up) is measured into `load.percent`."""
+    return _timed_loop(runner, x, cfg, load, split=False).wall_s
+
+
+def measure_runner(runner, x, cfg: TimingConfig = TimingConfig(), load: "OtherLoad | None" = None) -> Timings:
+    """`time_runner` for a Runner (edgecv.backends.base): the same loop, and where the runner says
+    `info["timing"] == CUDA_EVENTS` every timed call goes through `runner.time_call(x)`, whose CUDA
+    events give the call's compute and transfer times beside its wall time."""
+    return _timed_loop(runner, x, cfg, load, split=runner.info.get("timing") == CUDA_EVENTS)
+
+
+def split_stats(t: Timings) -> dict:
+    """Median compute and transfer times in ms (`latency_ms_compute_p50`, `h2d_ms_p50`, `d2h_ms_p50`);
+    None where the runner did not time itself on a device."""
+    def p50(s):
+        return None if s is None or not len(s) else round(float(np.median(s)) * 1000.0, 4)
+
+    return {"latency_ms_compute_p50": p50(t.compute_s), "h2d_ms_p50": p50(t.h2d_s), "d2h_ms_p50": p50(t.d2h_s)}
+
+
+def _timed_loop(runner, x, cfg: TimingConfig, load, split: bool) -> Timings:
     for _ in range(cfg.warmup):
         runner(x)
     clock = time.perf_counter
     samples: list[float] = []
+    parts: list[CallTiming] = []
     gc_was_on = gc.isenabled()
     gc.disable()
     if load is not None:
@@ -42,7 +93,10 @@ def time_runner(runner: Callable, x, cfg: TimingConfig = TimingConfig(), load: "
         start = clock()
         while True:
             t0 = clock()
-            runner(x)
+            if split:
+                parts.append(runner.time_call(x))
+            else:
+                runner(x)
             t1 = clock()
             samples.append(t1 - t0)
             elapsed = t1 - start
@@ -55,7 +109,14 @@ def time_runner(runner: Callable, x, cfg: TimingConfig = TimingConfig(), load: "
             load.stop()
         if gc_was_on:
             gc.enable()
-    return np.asarray(samples)
+    if not split:
+        return Timings(np.asarray(samples))
+
+    def column(name: str):
+        values = [getattr(p, name) for p in parts]
+        return None if any(v is None for v in values) else np.asarray(values, dtype=np.float64)
+
+    return Timings(np.asarray(samples), column("compute_s"), column("h2d_s"), column("d2h_s"))
 
 
 def latency_stats(samples_s: np.ndarray, batch: int, load: "OtherLoad | None" = None) -> dict:

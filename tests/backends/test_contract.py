@@ -95,7 +95,8 @@ def test_backend_protocol(name, model, tmp_path):
     assert "fp32" in b.precisions and all(isinstance(p, Precision) and p.name == k for k, p in b.precisions.items())
     assert not b.precisions["fp32"].needs_calibration and not b.precisions["fp32"].integer
     ok, why = b.available()
-    assert isinstance(ok, bool) and (ok or "pip install" in why)
+    # unusable: what to install, or (a backend installed without the hardware it needs) why not
+    assert isinstance(ok, bool) and (ok or "pip install" in why or "no NVIDIA GPU" in why)
     sample = torch.zeros(1, 3, 32, 32)
     with pytest.raises(ValueError, match="does not take option"):
         b.build(model, sample, "fp32", None, tmp_path, {"no_such_option": 1})

@@ -17,24 +17,32 @@ def test_info_lists_backends_and_versions(capsys):
 
 
 def test_info_lists_tensorrt_with_its_extra(capsys):
-    """TensorRT has an extra but no edgecv backend module in this version: listed, honestly."""
+    """TensorRT is a registered backend: listed with its extra, and unusable here for the reason its
+    available() gives (tensorrt missing: the extra to install; no NVIDIA GPU: says so)."""
     import importlib.util
 
     from edgecv.backends import BACKENDS
+    from edgecv.backends.tensorrt_trtexec import find_trtexec
 
     assert main(["info", "--json"]) == 0
     trt = {b["backend"]: b for b in json.loads(capsys.readouterr().out)["backends"]}["tensorrt"]
     assert trt["extra"] == "tensorrt" and trt["install"] == "pip install 'edgecv[tensorrt]'"
-    assert set(trt["packages"]) == {"tensorrt", "pycuda"}
+    assert trt["in_this_version"] and trt["suffix"] == ".engine"
+    assert {"tensorrt", "pycuda"} <= set(trt["packages"])
     assert trt["packages"]["tensorrt"] == (importlib.util.find_spec("tensorrt") is not None)
-    if "tensorrt" not in BACKENDS:
-        assert not trt["available"] and "tensorrt backend is not part of this version" in trt["note"]
-        if not trt["packages"]["tensorrt"]:
-            assert "tensorrt" in trt["note"] and "pip install 'edgecv[tensorrt]'" in trt["note"]
+    ok, why = BACKENDS.get("tensorrt").available()
+    assert trt["available"] == ok
+    if not ok:
+        assert why in trt["note"] and "pip install 'edgecv[tensorrt]'" in trt["note"]
+        if not trt["packages"]["tensorrt"] and find_trtexec() is None:
+            assert why.startswith("tensorrt not installed: pip install 'edgecv[tensorrt]'")
+        else:  # installed (or JetPack's trtexec is there), but no GPU
+            assert "no NVIDIA GPU" in why
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert "backends" in out and "tensorrt" in out
-    assert "edgecv[tensorrt]" in out  # the table prints the hint as text, not as rich markup
+    if not ok:
+        assert "edgecv[tensorrt]" in out  # the table prints the hint as text, not as rich markup
 
 
 def test_a_missing_extra_is_reported_with_what_to_install(monkeypatch, capsys):

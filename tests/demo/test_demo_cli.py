@@ -2,6 +2,9 @@
 the one-line errors (missing camera, missing or unreadable file, an artifact that does not fit)."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -83,43 +86,56 @@ def test_image_folder_source_with_max_frames(onnx_artifact, photos, tmp_path, ca
     assert top1["cat_720p.jpg"] == "cat"  # a real model on a real photo
 
 
-def test_missing_camera_is_one_line(onnx_artifact, capfd):
+def test_missing_camera_is_one_line_and_fast(onnx_artifact, capfd):
     t0 = time.perf_counter()
-    assert main(["demo", str(onnx_artifact), "--source", "99", "--headless"]) == 2
+    assert main(["demo", str(onnx_artifact), "--source", "99", "--headless"]) == 2  # there is no camera 99
     assert time.perf_counter() - t0 < 10
+    # capfd reads the file descriptors: OpenCV's own V4L2/FFmpeg warnings would show up here too
     assert _one_line_error(capfd) == ("error: camera 99 did not open: there is no such camera here, "
                                       "or another program is using it")
 
 
-def test_missing_and_unreadable_files_are_one_line(onnx_artifact, tmp_path, capfd):
+def test_unreadable_video_is_one_line_in_a_fresh_process(onnx_artifact, tmp_path):
+    """Run as the user runs it: a fresh process, where no test has set up FFmpeg before the demo quietens
+    it, so its own lines (e.g. "moov atom not found") would show."""
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"this is not a video" * 100)
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENCV_FFMPEG_LOGLEVEL", "EDGECV_DEBUG")}
+    proc = subprocess.run([sys.executable, "-m", "edgecv", "demo", str(onnx_artifact), "--source", str(garbage),
+                           "--headless"], capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
+    assert lines == [f"error: cannot read video {garbage}: OpenCV could not open it "
+                     "(not a video, or a codec this OpenCV lacks)"], proc.stdout + proc.stderr
+
+
+def test_missing_file_empty_folder_and_missing_artifact_are_one_line(onnx_artifact, photo_video, tmp_path, capfd):
     missing = tmp_path / "nope.mp4"
     assert main(["demo", str(onnx_artifact), "--source", str(missing), "--headless"]) == 2
     assert _one_line_error(capfd).startswith(f"error: source not found: {missing}")
-
-    garbage = tmp_path / "garbage.mp4"
-    garbage.write_bytes(b"this is not a video" * 100)
-    assert main(["demo", str(onnx_artifact), "--source", str(garbage), "--headless"]) == 2
-    assert _one_line_error(capfd).startswith(f"error: cannot read video {garbage}: OpenCV could not open it")
 
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["demo", str(onnx_artifact), "--source", str(empty), "--headless"]) == 2
     assert _one_line_error(capfd).startswith(f"error: no images in {empty}")
 
-    assert main(["demo", str(tmp_path / "missing.onnx"), "--source", str(garbage), "--headless"]) == 2
+    assert main(["demo", str(tmp_path / "missing.onnx"), "--source", str(photo_video), "--headless"]) == 2
     assert _one_line_error(capfd) == f"error: artifact not found: {tmp_path / 'missing.onnx'}"
 
 
 def test_save_never_overwrites_the_source_or_the_artifact(onnx_artifact, photo_video, capfd):
     before = photo_video.read_bytes()
-    assert main(["demo", str(onnx_artifact), "--source", str(photo_video), "--headless", "--save", str(photo_video)]) == 2
+    run = ["demo", str(onnx_artifact), "--source", str(photo_video), "--headless", "--save"]
+    assert main([*run, str(photo_video)]) == 2
     assert "refusing to save the video over the source" in _one_line_error(capfd)
-    assert main(["demo", str(onnx_artifact), "--source", str(photo_video), "--headless", "--save", str(onnx_artifact)]) == 2
+    assert main([*run, str(onnx_artifact)]) == 2
     assert "refusing to save the video over the artifact" in _one_line_error(capfd)
+    assert main([*run, str(photo_video.with_suffix(".webm"))]) == 2  # FFmpeg would add a line of its own
+    assert "use a name ending in .mp4" in _one_line_error(capfd)
     assert photo_video.read_bytes() == before
 
 
-@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="DISPLAY is how Linux finds a screen")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="DISPLAY is how Linux finds a screen")
 def test_window_without_display_says_headless(onnx_artifact, photo_video, monkeypatch, capfd):
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
@@ -133,7 +149,8 @@ def test_artifact_whose_input_does_not_fit(photo_video, tmp_path, capfd):
 
     grey = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
                                torch.nn.Linear(4, 2)).eval()
-    res = build_artifact("onnx", grey, torch.zeros(1, 1, 32, 32), tmp_path, preprocess={"mean": [0.5] * 3, "std": [0.5] * 3})
+    res = build_artifact("onnx", grey, torch.zeros(1, 1, 32, 32), tmp_path,
+                         preprocess={"mean": [0.5] * 3, "std": [0.5] * 3})
     if res.status == "skipped":
         pytest.skip(res.error)
     assert res.status == "ok", res.error

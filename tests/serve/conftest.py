@@ -14,9 +14,8 @@ import pytest
 import torch
 from PIL import Image
 
-pytest.importorskip("fastapi", reason="the serve extra is not installed")
-
 CLASSES = [f"class{i}" for i in range(10)]
+CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +37,21 @@ def predictor(artifact):
     from edgecv.app import Predictor
 
     return Predictor(artifact, threads=1)
+
+
+@pytest.fixture(scope="session")
+def cifar_predictor(tmp_path_factory):
+    """The pretrained CIFAR ResNet-20 teacher as ONNX, with its normalisation and class names."""
+    from edgecv.app import Predictor
+    from edgecv.backends.build import build_artifact
+    from edgecv.models import create_model
+    from tests.conftest import need_shared
+
+    model = create_model("cifar_resnet20", num_classes=10, checkpoint=need_shared("teachers", "resnet20-12fca82f.th")).eval()
+    pre = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "class_names": CIFAR_CLASSES}
+    res = build_artifact("onnx", model, torch.zeros(1, 3, 32, 32), tmp_path_factory.mktemp("serve_r20"), preprocess=pre)
+    assert res.status == "ok", res.error
+    return Predictor(res.artifact, threads=1)
 
 
 def png_bytes(width: int = 48, height: int = 40, seed: int = 0, fmt: str = "PNG") -> bytes:
@@ -66,9 +80,10 @@ class Live:
 
 
 @contextmanager
-def live_server(predictor, **settings):
+def live_server(predictor, wait_ready_: bool = True, **settings):
     """`create_app(predictor, ServeSettings(**settings))` served by uvicorn on 127.0.0.1:<free port>
-    in a thread; yields once /readyz answers 200; stops it (graceful shutdown) on exit."""
+    in a thread; yields once /readyz answers 200 (/healthz with `wait_ready_=False`); stops it
+    (graceful shutdown) on exit."""
     from edgecv.serve import ServeSettings, bind_socket, build_server, create_app
 
     cfg = ServeSettings(host="127.0.0.1", port=0, **settings)
@@ -79,7 +94,7 @@ def live_server(predictor, **settings):
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
-        wait_ready(url)
+        wait_ready(url, "/readyz" if wait_ready_ else "/healthz")
         yield Live(url, app, server)
     finally:
         server.should_exit = True
@@ -88,11 +103,11 @@ def live_server(predictor, **settings):
         assert not thread.is_alive(), "the server did not shut down"
 
 
-def wait_ready(url: str, timeout: float = 60.0) -> None:
+def wait_ready(url: str, path: str = "/readyz", timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            if httpx.get(url + "/readyz", timeout=5).status_code == 200:
+            if httpx.get(url + path, timeout=5).status_code == 200:
                 return
         except httpx.TransportError:
             pass
