@@ -23,7 +23,7 @@ INT8_MODES = ("auto", "qdq", "implicit")  # qdq: the quantize stage's Q/DQ ONNX;
 BUILDERS = ("auto", "python", "trtexec")
 DEFAULT_MAX_BATCH = 32  # a dynamic profile's default max batch (edgecv bench's largest default batch)
 CALIBRATION_BATCH = 32
-OLDEST_MAJOR = 10  # name-based I/O (num_io_tensors, execute_async_v3); JetPack 6 ships 10.x
+OLDEST_MAJOR = 10  # name-based I/O (num_io_tensors, execute_async_v3); JetPack 6.1+ ships 10.3
 DLA_IN_11_FROM = (11, 4, 1)  # 11.0-11.4.0 have no DLA; 11.4.1 brings it back on Jetson AGX Orin (JetPack 7.2.2)
 
 
@@ -168,7 +168,7 @@ def decide(version: Sequence[int], precision: str, given: str | None = None, int
         raise ValueError(f"int8_mode must be one of {', '.join(INT8_MODES)}, got {int8_mode!r}")
     if major < OLDEST_MAJOR:
         raise VersionError(f"TensorRT {rel} is too old: edgecv builds and runs engines with TensorRT 10 or 11 "
-                           "(name-based I/O, execute_async_v3); JetPack 6 ships TensorRT 10")
+                           "(name-based I/O, execute_async_v3); JetPack 6.1 and later ship TensorRT 10.3")
     strong = major >= 11  # TensorRT 11: every network is strongly typed; FP16/INT8 flags and calibrators are gone
     if given == "qdq" and precision != "int8":
         raise ValueError(f"the ONNX given holds Q/DQ INT8 quantization: build it as int8, not {precision}")
