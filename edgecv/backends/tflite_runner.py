@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..utils.errors import first_line
+from ..utils.io import quiet_native_output
 from .layout import input_adapter
 
 RUNTIME_HINT = (
@@ -65,8 +66,9 @@ def make_interpreter(path: Path, threads: int | None = None, xnnpack: bool = Tru
     if not xnnpack and hasattr(mod, "OpResolverType"):
         kwargs["experimental_op_resolver_type"] = mod.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     try:
-        interp = Interpreter(**kwargs)
-        interp.allocate_tensors()
+        with quiet_native_output():  # the runtime announces its XNNPACK delegate on the console
+            interp = Interpreter(**kwargs)
+            interp.allocate_tensors()
     except (ValueError, RuntimeError) as e:
         raise ValueError(
             f"{runtime} cannot load {path}: {first_line(e)}; the file is corrupt or uses "

@@ -7,16 +7,12 @@ torch.export (needs `onnxscript`) and always writes a single file (external_data
 from __future__ import annotations
 
 import json
-import os
-import sys
-import tempfile
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Sequence
 
 from ..utils.errors import first_line
-from ..utils.io import atomic_path
+from ..utils.io import atomic_path, quiet_native_output
 
 MIN_OPSET = 17
 INPUT_NAME, OUTPUT_NAME = "input", "logits"
@@ -91,7 +87,7 @@ def _torch_export(model, sample, out: Path, opset: int, exporter: str) -> None:
 
     if exporter == "torchscript":
         # On failure the exporter's C++ logger prints its whole IR graph to stderr; the error says enough.
-        with warnings.catch_warnings(), torch.no_grad(), _quiet_stderr():
+        with warnings.catch_warnings(), torch.no_grad(), quiet_native_output():
             warnings.simplefilter("ignore")  # the exporter's deprecation and tracer notices
             torch.onnx.export(
                 model, (sample,), str(out), dynamo=False, opset_version=opset,
@@ -110,28 +106,6 @@ def _torch_export(model, sample, out: Path, opset: int, exporter: str) -> None:
         )
     else:
         raise ValueError(f"unknown exporter '{exporter}'; use 'torchscript' or 'dynamo'")
-
-
-@contextmanager
-def _quiet_stderr():
-    """Send file descriptors 1 and 2 (C++ logging included) to a scratch file for the duration."""
-    try:
-        fds = [sys.stdout.fileno(), sys.stderr.fileno()]
-    except (AttributeError, ValueError, OSError):  # no real streams (e.g. captured): nothing to silence
-        yield
-        return
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(fd) for fd in fds]
-    with tempfile.TemporaryFile() as sink:
-        for fd in fds:
-            os.dup2(sink.fileno(), fd)
-        try:
-            yield
-        finally:
-            for fd, keep in zip(fds, saved):
-                os.dup2(keep, fd)
-                os.close(keep)
 
 
 def _slim(proto, name: str):

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..utils.errors import first_line
-from ..utils.io import atomic_path
+from ..utils.io import atomic_path, quiet_native_output
 
 PRECISIONS = ("fp32", "fp16", "dynamic", "int8")
 LAYOUTS = ("NHWC", "NCHW")
@@ -68,19 +68,23 @@ def convert_to_tflite(
         calibration.check_shape([1, c, h, w], what=f"model '{name}'")
     net = _cpu_eval_copy(model)
     if layout == "NHWC":
-        import litert_torch
+        with quiet_native_output():  # importing it starts native libraries that log to the console
+            import litert_torch
 
         net = litert_torch.to_channel_last_io(net, args=[0]).eval()
     example = torch.zeros((1, h, w, c) if layout == "NHWC" else (1, c, h, w))
 
-    if precision == "int8":
-        content = _convert_int8(net, example, calibration, layout, name)
-    else:
-        content = _convert_float(net, example, name)
-        if precision == "fp16":
-            content = _post_quantize(content, "fp16", name)
-        elif precision == "dynamic":
-            content = _post_quantize(content, "dynamic", name)
+    # The converter's native libraries log to the console (absl, oneDNN, XNNPACK notices); errors still
+    # arrive as exceptions with their message.
+    with quiet_native_output():
+        if precision == "int8":
+            content = _convert_int8(net, example, calibration, layout, name)
+        else:
+            content = _convert_float(net, example, name)
+            if precision == "fp16":
+                content = _post_quantize(content, "fp16", name)
+            elif precision == "dynamic":
+                content = _post_quantize(content, "dynamic", name)
     path = Path(path)
     with atomic_path(path) as tmp:
         tmp.write_bytes(content)
