@@ -49,4 +49,4 @@ def __getattr__(name: str):
 _lazy = lazy_getattr(__name__, _LAZY)
 
 
-__all__ = ["run", "prune", "load_model", *_LAZY]
+__all__ = ["__version__", "run", "prune", "load_model", *_LAZY]

@@ -173,7 +173,7 @@ class ChannelPruner:
                 raise PruneError(f"after pruning layer '{root}' of '{self.name}' the model no longer runs "
                                  f"({first_line(e)}); torch-pruning cannot prune it: add '{root}' to `ignore:` "
                                  f"(CLI: --ignore {root})") from e
-        raise PruneError(f"the pruned '{self.name}' no longer runs ({_first_line(error)})") from error
+        raise PruneError(f"the pruned '{self.name}' no longer runs ({first_line(error)})") from error
 
     # -- result ---------------------------------------------------------------------------------
     def record(self) -> dict:

@@ -25,13 +25,7 @@ class ExportStage(StageConfig):
     @field_validator("to")
     @classmethod
     def _known_backends(cls, names: list[str]) -> list[str]:
-        from ..backends import resolve_backend
-
-        for n in names:
-            try:
-                resolve_backend(n)
-            except KeyError as e:
-                raise ValueError(e.args[0]) from None
+        _check_backends(names)
         return names
 
     @field_validator("precision")
@@ -48,14 +42,19 @@ class ExportStage(StageConfig):
     @field_validator("options")
     @classmethod
     def _options_for_known_backends(cls, options: dict) -> dict:
-        from ..backends import resolve_backend
-
-        for name in options:
-            try:
-                resolve_backend(name)
-            except KeyError as e:
-                raise ValueError(e.args[0]) from None
+        _check_backends(options)
         return options
+
+
+def _check_backends(names) -> None:
+    """Each name is a backend or a format one writes; an unknown one is a recipe error with a did-you-mean."""
+    from ..backends import resolve_backend
+
+    for n in names:
+        try:
+            resolve_backend(n)
+        except KeyError as e:
+            raise ValueError(e.args[0]) from None
 
 
 @register_stage("export", ExportStage)

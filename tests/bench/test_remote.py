@@ -125,27 +125,15 @@ def artifact(tmp_path_factory):
     return art
 
 
-@pytest.fixture(scope="module")
-def val50(tmp_path_factory):
-    """5 CIFAR-10 val images x 10 classes."""
-    src = need_shared("cifar10", "val")
-    root = tmp_path_factory.mktemp("val50")
-    for cls in CIFAR_CLASSES:
-        (root / cls).mkdir()
-        for f in sorted((src / cls).glob("*.png"))[:5]:
-            shutil.copy(f, root / cls / f.name)
-    return root
-
-
 def _leftovers() -> set[Path]:
     """Remote temporary folders (the ssh session's TMPDIR may differ from ours)."""
     return {p for d in {"/tmp", tempfile.gettempdir()} for p in Path(d).glob("edgecv-bench-*")}
 
 
-def test_remote_row_equals_local_run_and_carries_the_targets_fingerprint(sshd, artifact, val50, tmp_path, capsys):
+def test_remote_row_equals_local_run_and_carries_the_targets_fingerprint(sshd, artifact, cifar_small, tmp_path, capsys):
     cmap = tmp_path / "map.txt"  # goes along with --data
     cmap.write_text("# folder index\n" + "\n".join(f"{c} {i}" for i, c in enumerate(CIFAR_CLASSES)))
-    common = [str(artifact.path), "--data", str(val50), "--class-map", str(cmap), "--batch", "1,4", *FAST]
+    common = [str(artifact.path), "--data", str(cifar_small), "--class-map", str(cmap), "--batch", "1,4", *FAST]
     local, remote = tmp_path / "local.json", tmp_path / "remote.json"
     before = _leftovers()
 
@@ -256,16 +244,16 @@ def test_target_without_the_backends_extra(sshd, tmp_path, capsys):
     assert "cannot run the 'tensorrt' backend" in msg and "pip install 'edgecv[tensorrt]'" in msg
 
 
-def test_upload_plan_points_the_sidecar_at_the_copied_source(artifact, val50):
+def test_upload_plan_points_the_sidecar_at_the_copied_source(artifact, cifar_small):
     """The sidecar sent along names the source checkpoint's copy in the remote folder (relative), so the
     target checks parity against the same model the local run uses."""
     from edgecv.app.remote import _plan_upload
 
-    up, args = _plan_upload(artifact, val50, None, None)
+    up, args = _plan_upload(artifact, cifar_small, None, None)
     side = json.loads(up.generated[artifact.sidecar().name])
     src = Path(artifact.metadata.extra["source_checkpoint"])
     assert side["extra"]["source_checkpoint"] == f"reference/{src.name}"
-    assert up.files == {artifact.path.name: artifact.path, f"reference/{src.name}": src, "data": val50}
+    assert up.files == {artifact.path.name: artifact.path, f"reference/{src.name}": src, "data": cifar_small}
     assert args == ["--data", "data"]
     ref_up, ref_args = _plan_upload(artifact, None, None, src)  # --reference wins over the recorded source
     assert ref_args == ["--reference", f"reference/{src.name}"]
