@@ -91,10 +91,23 @@ def _postgres_driver(url: str) -> str:
     return url
 
 
+SCHEMA_RACE_RETRIES = 5  # workers started together on an empty database race to create Optuna's tables
+
+
 def _rdb(url: str, shown: str, engine_kwargs: dict):
+    import time
+
     optuna = import_optuna()
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+        for attempt in range(SCHEMA_RACE_RETRIES):
+            try:
+                return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+            except Exception as e:
+                # Two workers creating the schema at once: one wins, the other sees its own CREATE collide
+                # ("already exists", a unique violation on the catalog). Once the tables exist, joining works.
+                if attempt + 1 == SCHEMA_RACE_RETRIES or "already exists" not in str(e):
+                    raise
+                time.sleep(0.2 * (attempt + 1))
     except ImportError as e:
         hint = ("pip install 'edgecv[sweep]'" if url.startswith("postgresql") else
                 "install the SQLAlchemy driver it names (e.g. pip install pymysql, with a mysql+pymysql:// URL)")
