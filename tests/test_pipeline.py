@@ -113,8 +113,8 @@ def _tiny(tmp_path, extra_stages=()) -> Path:
 
 
 @pytest.fixture
-def test_stage():
-    """Registers a stage `test_stage` for one test; its behaviour is `test_stage.action` (a callable)."""
+def scratch_stage():
+    """Registers a stage `test_stage` for one test; its behaviour is `scratch_stage.action` (a callable)."""
     from edgecv.stages import STAGES, StageDef
     from edgecv.stages.registry import StageConfig
 
@@ -155,7 +155,7 @@ def test_resume_with_a_different_recipe_is_refused(tmp_path, capsys):
     assert "done earlier, skipped" in capsys.readouterr().out
 
 
-def test_ctrl_c_says_how_to_resume(tmp_path, capsys, test_stage):
+def test_ctrl_c_says_how_to_resume(tmp_path, capsys, scratch_stage):
     import shlex
 
     calls = []
@@ -165,7 +165,7 @@ def test_ctrl_c_says_how_to_resume(tmp_path, capsys, test_stage):
         if len(calls) == 1:
             raise KeyboardInterrupt
 
-    test_stage.action = staticmethod(interrupt_once)
+    scratch_stage.action = staticmethod(interrupt_once)
     recipe, out = _tiny(tmp_path, ["test_stage"]), tmp_path / "my run"
     assert main(["run", str(recipe), "--out", str(out), "--set", "data.max_train=50"]) == 130
     err = capsys.readouterr().err.strip()
@@ -178,11 +178,11 @@ def test_ctrl_c_says_how_to_resume(tmp_path, capsys, test_stage):
     assert [r["type"] for r in manifest["records"]] == ["evaluate", "test_stage"] and len(calls) == 2
 
 
-def test_a_failed_run_removes_only_what_it_created(tmp_path, capsys, test_stage):
+def test_a_failed_run_removes_only_what_it_created(tmp_path, capsys, scratch_stage):
     def fail():
         raise RuntimeError("stage failed on purpose")
 
-    test_stage.action = staticmethod(fail)
+    scratch_stage.action = staticmethod(fail)
     recipe = tmp_path / "fail.yaml"
     recipe.write_text(TINY.replace("  - {type: evaluate, latency: false}", "  - {type: test_stage}"))
     out = tmp_path / "new"

@@ -57,7 +57,7 @@ def gpu_identity() -> dict[str, str] | None:
             i = torch.cuda.current_device()
             major, minor = torch.cuda.get_device_capability(i)
             return {"name": torch.cuda.get_device_name(i), "compute_capability": f"{major}.{minor}"}
-    except Exception:
+    except Exception:  # a broken CUDA install reads as no GPU through torch; cuda-python is asked next
         pass
     try:
         rt = _cudart()
@@ -81,7 +81,7 @@ def buffer_libraries() -> dict[str, bool]:
             import torch
 
             torch_cuda = bool(torch.cuda.is_available())
-        except Exception:
+        except Exception:  # torch that cannot init CUDA is not a buffer library here
             pass
     return {"torch": torch_cuda, "cuda-python": _findable("cuda.bindings") or _findable("cuda.cudart"),
             "pycuda": _findable("pycuda")}

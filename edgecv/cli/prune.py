@@ -72,8 +72,9 @@ def _prune(args) -> int:
     out = Path(args.output).expanduser()
     if out.suffix != ".pt":
         raise UserError(f"-o {args.output}: the pruned model is an edgecv model file; name it *.pt")
-    data = _data(args)
-    model = _load(args.model, args.checkpoint, args, data, "--model/--checkpoint")
+    from_file = _model_file(args)  # an edgecv model file is loaded once: its preprocessing shapes the data
+    data = _data(args, from_file)
+    model = from_file.model if from_file else _load(args.model, args.checkpoint, args, data, "--model/--checkpoint")
     if data is not None and _outputs(model) not in (None, data.num_classes):
         raise UserError(f"the model has {_outputs(model)} outputs but {args.finetune_data} has {data.num_classes} classes")
     spec = _spec(
@@ -148,7 +149,7 @@ def _spec(spec_cls, sens_cls, **kw):
         raise UserError("; ".join(msgs)) from None
 
 
-def _data(args):
+def _data(args, from_file=None):
     if not args.finetune_data:
         for flag in ("teacher", "teacher_checkpoint"):
             if getattr(args, flag):
@@ -163,19 +164,31 @@ def _data(args):
         raise FileNotFoundError(f"--finetune-data {root}: expected {root}/train/<class>/* and {root}/val/<class>/*")
     spec = DataSpec(source="imagefolder", root=str(root), batch_size=args.batch_size, max_train=args.max_train,
                     max_val=args.max_val, image_size=args.image_size)
-    return build_data(spec, _input_config(args), args.seed)
+    return build_data(spec, _input_config(args, from_file), args.seed)
 
 
-def _input_config(args) -> dict | None:
-    """The model's preprocessing decides size and normalisation: what an edgecv model file was trained
-    with, else the named architecture's data config."""
+def _model_file(args):
+    """The LoadedModel when --model or --checkpoint is an edgecv model file (it says what it is), else None."""
     from edgecv.app import load_model
-    from edgecv.models import create_model, data_config
+    from edgecv.cli import UserError
     from edgecv.models.factory import CHECKPOINT_FORMAT, read_checkpoint
 
     is_file = bool(args.model) and Path(args.model).is_file()
-    if is_file or (args.checkpoint and read_checkpoint(args.checkpoint).get("format") == CHECKPOINT_FORMAT):
-        pre = load_model(args.model if is_file else None, checkpoint=None if is_file else args.checkpoint).preprocess
+    if not (is_file or (args.checkpoint and read_checkpoint(args.checkpoint).get("format") == CHECKPOINT_FORMAT)):
+        return None
+    try:
+        return load_model(args.model, checkpoint=None if is_file else args.checkpoint)
+    except ValueError as e:
+        raise UserError(f"--model/--checkpoint: {e}") from None
+
+
+def _input_config(args, from_file) -> dict | None:
+    """The model's preprocessing decides size and normalisation: what an edgecv model file was trained
+    with, else the named architecture's data config."""
+    from edgecv.models import create_model, data_config
+
+    if from_file is not None:
+        pre = from_file.preprocess
         return {"input_size": (3, pre["image_size"], pre["image_size"]), "mean": pre["mean"], "std": pre["std"]}
     if args.model:  # the class count does not change the input config
         return data_config(create_model(args.model, num_classes=2, small_input=args.small_input))

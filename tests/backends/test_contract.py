@@ -15,15 +15,6 @@ MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 @pytest.fixture(scope="module")
-def model():
-    from edgecv.models import create_model
-
-    ckpt = SHARED / "teachers" / "resnet20-12fca82f.th"
-    torch.manual_seed(0)
-    return create_model("cifar_resnet20", num_classes=10, checkpoint=ckpt if ckpt.is_file() else None).eval()
-
-
-@pytest.fixture(scope="module")
 def real_images():
     val = SHARED / "cifar10" / "val"
     if not val.is_dir():

@@ -28,15 +28,6 @@ SAMPLE = torch.zeros(1, 3, 32, 32)
 
 
 @pytest.fixture(scope="module")
-def model():
-    from edgecv.models import create_model
-
-    ckpt = SHARED / "teachers" / "resnet20-12fca82f.th"
-    torch.manual_seed(0)
-    return create_model("cifar_resnet20", num_classes=10, checkpoint=ckpt if ckpt.is_file() else None).eval()
-
-
-@pytest.fixture(scope="module")
 def images():
     """Real CIFAR-10 images where the offline data is there (integer engines are judged on those), else noise."""
     val = SHARED / "cifar10" / "val"
