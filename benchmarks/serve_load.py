@@ -2,17 +2,20 @@
 beside the bare runner's throughput on the same threads.
 
     python benchmarks/serve_load.py [--artifact FILE] [--clients 200] [--requests 10000] [--duration 300]
-        [--threads 2] [--max-batch 16] [--max-wait-ms 2] [--rounds 1] [--client-procs 1] [--json FILE]
+        [--threads 1] [--max-batch 16] [--max-wait-ms 2] [--rounds 1] [--client auto|wrk|python]
+        [--client-procs 1] [--json FILE]
 
 The artifact defaults to the CIFAR ResNet-20 teacher (../shared/data/teachers) built for ONNX Runtime.
 Two servers run as their own processes (`python -m edgecv serve ... --threads T`), one without
 batching (--max-batch 1) and one with dynamic batching (--max-batch B --max-wait-ms W), and take the
-same load in turn (`--rounds` alternating phases, so a change in machine load hits both alike). The
-clients are a minimal asyncio HTTP/1.1 keep-alive client (cheaper per request than httpx, so the
-client takes less of the CPU the server needs) posting CIFAR-10 PNGs to /v1/classify; `--client-procs`
-spreads them over processes. Each client keeps one request in flight; a phase ends after
-`--requests` requests or `--duration` seconds, whichever comes first, and every request has a 30 s
-timeout: the script always stops by itself.
+same load in turn (`--rounds` alternating phases, so a change in machine load hits both alike).
+
+The clients post CIFAR-10 PNGs to /v1/classify over HTTP/1.1 keep-alive, one request in flight each.
+By default they are wrk (Debian's `wrk`, in C: a few % of a core at 1,000 req/s), so that the load
+generator does not take the CPU the server is measured on; without wrk, a minimal asyncio client
+(about half a core at that rate on this machine; `--client-procs` spreads it over processes). A
+phase ends after `--requests` answers or `--duration` seconds, whichever comes first, and every
+request has a 30 s timeout: the script always stops by itself.
 
 Per server it prints requests/s, p50/p99 latency (successful requests, client side), errors (5xx,
 timeouts, connection failures) and other 4xx, the mean images per runner call (from the server's
@@ -146,6 +149,84 @@ def run_load(url: str, requests: list[bytes], clients: int, budget: int, duratio
             "p99_ms": float(np.percentile(lat, 99) * 1000) if len(lat) else None}
 
 
+# ---------------------------------------------------------------- the load generator in C: wrk
+
+# wrk runs this in each of its threads: it posts the images in turn, counts answers by status class
+# and stops the thread once its share of the request budget has been answered; `done` prints one
+# JSON line with the totals and the latency percentiles (microseconds).
+WRK_SCRIPT = """
+local files, bodies, i = {FILES}, {{}}, 0
+for k, path in ipairs(files) do local f = assert(io.open(path, "rb")); bodies[k] = f:read("*all"); f:close() end
+local budget = {BUDGET}
+local threads = {{}}
+function setup(thread) table.insert(threads, thread) end
+function init(args) answered, ok, c4xx, c5xx = 0, 0, 0, 0 end
+function request()
+  i = i % #bodies + 1
+  return wrk.format("POST", "/v1/classify", {{["Content-Type"] = "image/png"}}, bodies[i])
+end
+function response(status, headers, body)
+  answered = answered + 1
+  if status >= 500 then c5xx = c5xx + 1 elseif status >= 400 then c4xx = c4xx + 1 else ok = ok + 1 end
+  if answered >= budget then wrk.thread:stop() end
+end
+function done(summary, latency, requests)
+  local t = {{ok = 0, c4xx = 0, c5xx = 0}}
+  for _, th in ipairs(threads) do
+    t.ok = t.ok + th:get("ok"); t.c4xx = t.c4xx + th:get("c4xx"); t.c5xx = t.c5xx + th:get("c5xx")
+  end
+  local e = summary.errors
+  io.write(string.format('WRK {{"ok": %d, "c4xx": %d, "c5xx": %d, "socket_errors": %d, "seconds": %f, "p50_us": %f, "p99_us": %f}}\\n',
+    t.ok, t.c4xx, t.c5xx, e.connect + e.read + e.write + e.timeout, summary.duration / 1e6,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def run_wrk(url: str, image_dir: Path, clients: int, budget: int, duration_s: float, threads: int = 1) -> dict:
+    """The same phase as `run_load`, driven by wrk: a C client whose CPU use (a few % of a core here,
+    against about half a core for the Python client) leaves the cores to the server."""
+    import json
+
+    files = sorted(str(f) for f in image_dir.glob("*.png"))
+    lua = image_dir / "post.lua"
+    lua.write_text(WRK_SCRIPT.format(FILES="{" + ", ".join(json.dumps(f) for f in files) + "}",
+                                     BUDGET=max(1, -(-budget // threads))))
+    cmd = ["wrk", f"-t{threads}", f"-c{max(clients, threads)}", f"-d{max(1, int(duration_s))}s",
+           f"--timeout={int(REQUEST_TIMEOUT_S)}s", "-s", str(lua), url + "/v1/classify"]
+    # wrk only ends at -d; once the server has answered the budget (its own request counter, polled),
+    # SIGINT ends it early, and it still prints its summary
+    start = classify_count(url)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + duration_s + REQUEST_TIMEOUT_S + 30
+    while proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+        if classify_count(url) - start >= budget:
+            proc.send_signal(signal.SIGINT)
+            break
+    try:
+        stdout, stderr = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        stdout, stderr = proc.communicate()
+    line = next((ln for ln in stdout.splitlines() if ln.startswith("WRK ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk failed (exit {proc.returncode}): {(stderr or stdout)[-500:]}")
+    r = json.loads(line[4:])
+    errors = r["c5xx"] + r["socket_errors"]
+    return {"requests": r["ok"] + r["c4xx"] + errors, "ok": r["ok"], "errors": errors, "rejected_4xx": r["c4xx"],
+            "seconds": round(r["seconds"], 3), "rps": r["ok"] / r["seconds"] if r["seconds"] > 0 else None,
+            "p50_ms": r["p50_us"] / 1000, "p99_ms": r["p99_us"] / 1000}
+
+
+def classify_count(url: str) -> float:
+    """Requests the server has answered on /v1/classify, from its /metrics."""
+    import httpx
+
+    text = httpx.get(url + "/metrics", timeout=10).text
+    return sum(float(v) for v in re.findall(r'^edgecv_requests_total\{endpoint="/v1/classify",[^}]*\} (\S+)$', text, re.M))
+
+
 # ---------------------------------------------------------------- servers
 
 class Server:
@@ -235,8 +316,8 @@ def build_artifact(out: Path) -> Path:
     return res.artifact.path
 
 
-def request_payloads(host_port: str, count: int = 50) -> list[bytes]:
-    """Ready-to-send POST /v1/classify requests: CIFAR-10 val PNGs (random PNGs where absent)."""
+def request_images(count: int = 50) -> list[bytes]:
+    """CIFAR-10 val PNGs (random PNGs where absent)."""
     import io
 
     import numpy as np
@@ -251,6 +332,11 @@ def request_payloads(host_port: str, count: int = 50) -> list[bytes]:
         buf = io.BytesIO()
         Image.fromarray((rng.random((32, 32, 3)) * 255).astype(np.uint8)).save(buf, format="PNG")
         images.append(buf.getvalue())
+    return images
+
+
+def request_payloads(host_port: str, images: list[bytes]) -> list[bytes]:
+    """Ready-to-send POST /v1/classify requests for the Python client."""
     head = "POST /v1/classify HTTP/1.1\r\nHost: {}\r\nContent-Type: image/png\r\nContent-Length: {}\r\n\r\n"
     return [head.format(host_port, len(b)).encode() + b for b in images]
 
@@ -277,16 +363,25 @@ def main() -> int:
     p.add_argument("--requests", type=int, default=10_000, help="requests per server and round (default 10000)")
     p.add_argument("--duration", type=float, default=300.0, help="seconds per phase at most (default 300)")
     p.add_argument("--warmup-requests", type=int, default=500, help="requests before RSS 'before' is read (default 500)")
-    p.add_argument("--threads", type=int, default=2, help="the runner's threads, in the servers and the bare runner")
+    p.add_argument("--threads", type=int, default=1,
+                   help="the runner's threads, in the servers and the bare runner (default 1: on 2 cores the event "
+                        "loop needs the other)")
     p.add_argument("--max-batch", type=int, default=16)
     p.add_argument("--max-wait-ms", type=float, default=2.0)
     p.add_argument("--rounds", type=int, default=1, help="alternating load phases per server (default 1)")
     p.add_argument("--client-procs", type=int, default=1, help="processes the clients are spread over (default 1)")
+    p.add_argument("--client", choices=["auto", "wrk", "python"], default="auto",
+                   help="load generator: wrk (C; Debian's `wrk`), or the built-in Python client; auto: wrk when on PATH")
     p.add_argument("--json", type=Path, help="write the rows and the environment to this file")
     args = p.parse_args()
     if min(args.clients, args.requests, args.threads, args.max_batch, args.rounds, args.client_procs) < 1 or args.duration <= 0:
         p.error("--clients, --requests, --threads, --max-batch, --rounds, --client-procs must be >= 1, --duration > 0")
 
+    import shutil
+
+    use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
+    if args.client == "wrk" and shutil.which("wrk") is None:
+        p.error("--client wrk: wrk is not on PATH (Debian/Ubuntu: apt install wrk)")
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
@@ -302,7 +397,8 @@ def main() -> int:
     artifact = args.artifact or build_artifact(Path(tmp.name))
     env = fingerprint(args.threads)
     print(f"artifact {artifact}; {env['cpu']}, {env['cores_usable']} usable cores, load avg {env['load_avg_1m']}; "
-          f"{args.clients} clients x {args.requests} requests per server and round, threads {args.threads}", flush=True)
+          f"{args.clients} clients x {args.requests} requests per server and round, threads {args.threads}, "
+          f"client {'wrk' if use_wrk else 'python'}", flush=True)
 
     bare = bare_runner(artifact, args.threads, args.max_batch, rounds=3)
     for name, r in bare.items():
@@ -316,17 +412,27 @@ def main() -> int:
     try:
         for name, extra in modes.items():
             servers[name] = Server(name, artifact, args.threads, queue_size, extra)
-        payloads = {name: request_payloads(s.url.split("//")[1]) for name, s in servers.items()}
+        images = request_images()
+        image_dir = Path(tmp.name) / "images"
+        image_dir.mkdir()
+        for i, data in enumerate(images):
+            (image_dir / f"{i:03d}.png").write_bytes(data)
+        payloads = {name: request_payloads(s.url.split("//")[1], images) for name, s in servers.items()}
+
+        def phase(name: str, budget: int) -> dict:
+            if use_wrk:
+                return run_wrk(servers[name].url, image_dir, args.clients, budget, args.duration)
+            return run_load(servers[name].url, payloads[name], args.clients, budget, args.duration, args.client_procs, pool)
+
         rss_before = {}
         for name, s in servers.items():  # warm-up at full concurrency: allocator pools, connections, lazy imports
-            run_load(s.url, payloads[name], args.clients, max(args.warmup_requests, args.clients), args.duration, 1)
+            phase(name, max(args.warmup_requests, args.clients))
             rss_before[name] = s.rss_mb()
         phases = {name: [] for name in servers}
         names = list(servers)
         for r in range(args.rounds):
             for name in names[r % len(names):] + names[: r % len(names)]:  # rotate who goes first
-                res = run_load(servers[name].url, payloads[name], args.clients, args.requests, args.duration,
-                               args.client_procs, pool)
+                res = phase(name, args.requests)
                 phases[name].append(res)
                 print(f"round {r + 1} {name}: {res['rps']:.1f} req/s, p50 {res['p50_ms']:.2f} ms, p99 {res['p99_ms']:.2f} ms, "
                       f"{res['errors']} errors, {res['rejected_4xx']} 4xx in {res['seconds']:.1f} s", flush=True)

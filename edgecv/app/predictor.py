@@ -33,7 +33,7 @@ class Predictor:
     def __init__(self, artifact, threads: int | None = None, crop_pct: float = DEFAULT_CROP_PCT, **overrides):
         """`artifact`: an Artifact or a path (opened with `open_artifact`, `overrides` passed on)."""
         from ..backends import BACKENDS, Artifact
-        from ..data.transforms import build_transform
+        from ..data.transforms import build_eval_array_transform, build_transform
         from .artifacts import open_artifact
 
         self.artifact = artifact if isinstance(artifact, Artifact) else open_artifact(artifact, **overrides)
@@ -42,6 +42,8 @@ class Predictor:
         self.runner = BACKENDS.get(self.artifact.backend).load(self.artifact, threads)
         self.fixed_batch = meta.input_shape[0] if isinstance(meta.input_shape[0], int) else None
         self.transform = build_transform(False, self.image_size, meta.mean, meta.std, None, crop_pct)
+        # the same values without a tensor per image (tested equal): single images and frames take this
+        self.array_transform = build_eval_array_transform(self.image_size, meta.mean, meta.std, crop_pct)
         self._class_names = list(meta.class_names) if meta.class_names else None
 
     @property
@@ -61,7 +63,7 @@ class Predictor:
                 raise ValueError(f"expected an HxWx3 image array, got shape {image.shape}")
             arr = image[:, :, :3][:, :, ::-1] if bgr and image.shape[2] >= 3 else image
             image = Image.fromarray(np.ascontiguousarray(arr.astype(np.uint8)))
-        return np.asarray(self.transform(image), dtype=np.float32)
+        return self.array_transform(image)
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """NCHW float32 batch -> logits, in chunks when the artifact has a fixed batch size."""

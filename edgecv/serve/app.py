@@ -61,6 +61,7 @@ def create_app(predictor, settings: ServeSettings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)  # added last = outermost: it also counts the 413s
     _add_error_handlers(app, settings)
+    info = classifier.info.model_dump()
     topk_query = Query(settings.default_topk, ge=1, le=1000, description="labels to return (at most the model's classes)")
 
     @app.post("/v1/classify", response_model=Classification, openapi_extra=single_image_body(),
@@ -69,7 +70,8 @@ def create_app(predictor, settings: ServeSettings | None = None) -> FastAPI:
         start = time.perf_counter()
         image = await uploads.one_image(request)
         (result,) = await classifier.classify([image], topk)
-        return Classification(**classifier.info.model_dump(), **result.model_dump(), latency_ms=_ms_since(start))
+        body = Classification(**info, **result.model_dump(), latency_ms=_ms_since(start))
+        return _json(body)
 
     @app.post("/v1/classify/batch", response_model=BatchClassification,
               openapi_extra=batch_body(settings.max_images_per_request),
@@ -78,7 +80,7 @@ def create_app(predictor, settings: ServeSettings | None = None) -> FastAPI:
         start = time.perf_counter()
         images = await uploads.many_images(request, settings.max_images_per_request)
         results = await classifier.classify(images, topk)
-        return BatchClassification(**classifier.info.model_dump(), results=results, latency_ms=_ms_since(start))
+        return _json(BatchClassification(**info, results=results, latency_ms=_ms_since(start)))
 
     @app.get("/healthz", response_model=Health, summary="Liveness")
     async def healthz() -> Health:
@@ -118,6 +120,13 @@ def _add_error_handlers(app: FastAPI, settings: ServeSettings) -> None:
     @app.exception_handler(ShuttingDown)
     async def shutting_down(request: Request, e: ShuttingDown):
         return JSONResponse({"detail": str(e)}, status_code=503, headers=retry | {"Connection": "close"})
+
+
+def _json(body) -> Response:
+    """The model, already validated when it was built, as JSON. Returning a Response skips FastAPI's
+    second validation and encoding pass through `response_model`, which stays for the OpenAPI schema:
+    on a thumbnail that pass cost about a tenth of the service's time per request."""
+    return Response(body.model_dump_json(), media_type="application/json")
 
 
 def _ms_since(start: float) -> float:

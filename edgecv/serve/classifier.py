@@ -56,7 +56,10 @@ class Classifier:
             arrays = await run_in_threadpool(self._prepare, names, opened)
         futures = self.batcher.submit(arrays)
         try:
-            outputs = await asyncio.gather(*(asyncio.wrap_future(f) for f in futures))
+            if len(futures) == 1:  # the common case, without gather's extra task and callbacks
+                outputs = [await asyncio.wrap_future(futures[0])]
+            else:
+                outputs = await asyncio.gather(*(asyncio.wrap_future(f) for f in futures))
         except ShuttingDown:
             raise
         except Exception as e:  # the runtime's own error types
