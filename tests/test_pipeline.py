@@ -205,3 +205,14 @@ def test_run_refuses_unknown_models_before_making_a_folder(tmp_path, capsys):
     assert main(["run", str(recipe), "--out", str(out), "--set", "student.name=mobilenetv3_smal_050"]) == 2
     assert "student.name: unknown model 'mobilenetv3_smal_050'" in capsys.readouterr().out
     assert not out.exists()
+
+
+def test_distill_stage_takes_replayed_epochs_from_the_teacher_cache(tmp_path):
+    """`teacher_cache: {views: 1}` in a recipe: the second distillation epoch replays the first one's
+    batches and gets their teacher outputs from the cache, which the stage's record reports."""
+    assert main(_args(tmp_path / "run", ["stages.1.teacher_cache.views=1"])) == 0
+    doc = json.loads((tmp_path / "run" / "results.json").read_text())
+    stats = doc["stages"][1]["teacher_cache"]
+    assert stats["views"] == 1 and stats["mismatches"] == 0
+    assert stats["hits"] == stats["misses"] > 0  # epoch 1 labelled every batch, epoch 2 reused every label
+    assert list(Path(stats["directory"]).glob("view000.pt"))

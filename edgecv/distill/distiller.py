@@ -66,6 +66,7 @@ class Distiller(nn.Module):
             t.eval()
             t.requires_grad_(False)
         self.losses = nn.ModuleList(losses)
+        self.cache = None
         self.s_tap = FeatureTap(student, [n for l in losses for n in l.student_layers()], "student")
         self.t_taps = [FeatureTap(t, [n for l in losses for n in l.teacher_layers()], f"teacher {i}") for i, t in enumerate(teachers)]
         with torch.no_grad():  # one dry run sizes the adapters
@@ -93,8 +94,33 @@ class Distiller(nn.Module):
     def _teacher_logits(self, x: torch.Tensor) -> list[torch.Tensor]:
         return [t(adapt(x)) for t, adapt in zip(self.teachers, self.teacher_inputs)]
 
+    def use_cache(self, cache) -> None:
+        """Take teacher logits from a TeacherCache (distill/cache.py) where it has them. Only for losses
+        that read logits: features would still need the teacher's forward pass."""
+        feature_losses = [type(l).__name__ for l in self.losses if l.teacher_layers()]
+        if feature_losses:
+            raise ValueError(f"teacher_cache stores logits only; {', '.join(feature_losses)} reads teacher features "
+                             "every step: drop teacher_cache or use logit losses (kd)")
+        self.cache = cache
+
+    # the training loop's epoch hooks (train/loop.py): which data epoch to replay, and cache bookkeeping
+    def data_epoch(self, epoch: int) -> int:
+        return self.cache.data_epoch(epoch) if self.cache is not None else epoch
+
+    def begin_epoch(self, epoch: int) -> None:
+        if self.cache is not None:
+            self.cache.begin_epoch(epoch)
+
+    def end_epoch(self) -> None:
+        if self.cache is not None:
+            self.cache.end_epoch()
+
     def forward(self, x: torch.Tensor, y: torch.Tensor):
-        t_logits = self._teacher_logits(x)
+        t_logits = self.cache.lookup(x, y) if self.cache is not None else None
+        if t_logits is None:
+            t_logits = self._teacher_logits(x)
+            if self.cache is not None:
+                self.cache.store(x, y, t_logits)
         s_logits = self.student(x)
         batch = DistillBatch(s_logits, t_logits, y, dict(self.s_tap.outputs), [dict(t.outputs) for t in self.t_taps])
         loss = sum(l(batch) for l in self.losses)

@@ -89,16 +89,27 @@ def _fit(task, model, train_loader, val_loader, spec: TrainSpec, out_dir, device
     console = get_console()
     tb = _tensorboard(out) if out and is_main_process() else None
     stopped_early = time_up = False
+    # a task may replay earlier epochs' data (the KD teacher cache) and be told when epochs begin and end
+    data_epoch = getattr(task, "data_epoch", lambda e: e)
+    begin_epoch, end_epoch = getattr(task, "begin_epoch", None), getattr(task, "end_epoch", None)
+    if distributed and getattr(task, "cache", None) is not None:
+        raise ValueError("teacher_cache is for single-process training: under DDP each rank sees other batches")
     for epoch in range(state["epoch"], spec.epochs):
-        _seed_epoch(train_loader, seed, epoch)
+        _seed_epoch(train_loader, seed, data_epoch(epoch))
         t0 = time.perf_counter()
+        if begin_epoch:
+            begin_epoch(epoch)
         train_loss, train_acc = _train_epoch(runner, task, train_loader, opt, sched, scaler, spec, amp_dtype, device,
                                              steps_per_epoch, f"{desc} {epoch + 1}/{spec.epochs}", mixer, time_used)
+        if end_epoch:
+            end_epoch()
+        train_seconds = time.perf_counter() - t0
         time_up = time_used is not None and time_used() >= 1
         val = evaluate(model, val_loader, device) if val_loader is not None else {"top1": None, "top5": None}
         row = {"epoch": epoch + 1, "train_loss": round(train_loss, 5), "train_top1": round(train_acc, 3),
                "val_top1": _round(val["top1"]), "val_top5": _round(val["top5"]),
-               "lr": opt.param_groups[0]["lr"], "seconds": round(time.perf_counter() - t0, 2)}
+               "lr": opt.param_groups[0]["lr"], "train_seconds": round(train_seconds, 2),
+               "seconds": round(time.perf_counter() - t0, 2)}
         state["history"].append(row)
         # keep: last makes every epoch the kept one (val, if any, only reports)
         improved = spec.keep == "last" or val["top1"] > state["best_top1"]
@@ -250,7 +261,8 @@ def _best_weights(out: Path | None, model: nn.Module):
 
 def _write_metrics(out: Path, history: list[dict]) -> None:
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(history[0]))
+    fields = list(dict.fromkeys(k for row in history for k in row))  # rows from an older version may lack some
+    w = csv.DictWriter(buf, fieldnames=fields)
     w.writeheader()
     w.writerows(history)
     write_text(out / "metrics.csv", buf.getvalue())
