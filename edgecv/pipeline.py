@@ -70,6 +70,8 @@ def build_models(recipe: Recipe, num_classes: int) -> dict:
             checkpoint=spec.checkpoint,
             small_input=spec.small_input,
             **spec.kwargs,
+            # an ensemble: its members' specs (each built the same way) and their weights
+            **({"members": [m.model_dump() for m in spec.members], "weights": spec.weights} if spec.members else {}),
         )
 
     models = {}

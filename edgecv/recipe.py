@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .data.spec import DataSpec
-from .models.spec import ModelSpec
+from .models.spec import ENSEMBLE, ModelSpec
 from .registry import did_you_mean
 
 
@@ -105,6 +105,9 @@ def validate_recipe(raw: dict[str, Any], source: str = "<dict>") -> Recipe:
             stages.append(Stage(kind, cfg, i))
         except ValidationError as e:
             problems += _format_errors(e, cfg_cls, ("stages", i))
+    if body is not None and body.student.name == ENSEMBLE:
+        problems.append(f"student.name: an {ENSEMBLE} is a teacher (teacher: or teachers:); the student is one model "
+                        "distilled from it")
     if body is not None and not problems:
         problems += _role_problems(body, stages)
     if problems:
@@ -229,20 +232,11 @@ def check_recipe_resources(recipe: Recipe) -> list[str]:
     """What `run` would fail on that the schema cannot see, as 'key.path: message' problems (empty
     when all is well): unknown model names, missing checkpoint files, missing data folders and files.
     `edgecv validate` and `run` both call this before anything runs."""
-    import timm
-
-    from .models import factory as _factory  # noqa: F401  (registers cifar_resnet*, squeezenet* with timm)
-
     problems: list[str] = []
     specs = [("teacher", recipe.teacher)] + [(f"teachers.{i}", s) for i, s in enumerate(recipe.teachers)]
     for where, spec in [*specs, ("student", recipe.student)]:
-        if spec is None:
-            continue
-        if not timm.is_model(spec.name):
-            problems.append(f"{where}.name: unknown model '{spec.name}'{did_you_mean(spec.name, timm.list_models())}; "
-                            "any timm model name, cifar_resnet8/14/20/32/44/56 or squeezenet1_0/1_1 works")
-        if spec.checkpoint and not Path(spec.checkpoint).is_file():
-            problems.append(f"{where}.checkpoint: file not found: {spec.checkpoint}")
+        if spec is not None:
+            problems += _model_problems(where, spec)
     data = recipe.data
     if data.source == "imagefolder":
         dirs = {"train_dir": data.train_dir or (str(Path(data.root) / "train") if data.root else None),
@@ -271,6 +265,57 @@ def check_recipe_resources(recipe: Recipe) -> list[str]:
                 problems.append(f"stages.{i}.{key}: not found: {value}")
     problems += _backend_problems(recipe)
     return problems
+
+
+def _model_problems(where: str, spec: ModelSpec) -> list[str]:
+    """An unknown model name or a missing checkpoint, at `where` (an ensemble's members at where.members.i),
+    and ensemble members that cannot be averaged (checked on the meta device: no weights are loaded)."""
+    import timm
+
+    from .models import factory as _factory  # noqa: F401  (registers cifar_resnet*, squeezenet* with timm)
+
+    problems = []
+    if spec.name == ENSEMBLE:
+        for i, member in enumerate(spec.members):
+            problems += _model_problems(f"{where}.members.{i}", member)
+    elif not timm.is_model(spec.name):
+        problems.append(f"{where}.name: unknown model '{spec.name}'{did_you_mean(spec.name, [*timm.list_models(), ENSEMBLE])}; "
+                        "any timm model name, cifar_resnet8/14/20/32/44/56, squeezenet1_0/1_1 or ensemble (with members) works")
+    if spec.checkpoint and not Path(spec.checkpoint).is_file():
+        problems.append(f"{where}.checkpoint: file not found: {spec.checkpoint}")
+    if spec.name == ENSEMBLE and not problems:
+        problems += _ensemble_problems(where, spec)
+    return problems
+
+
+def _ensemble_problems(where: str, spec: ModelSpec) -> list[str]:
+    """Members that cannot be averaged (another input normalisation), found by building the ensemble's
+    architecture on the meta device: no weights are read. Members without num_classes get the data's
+    count at run time, so here they get the one count the recipe names (the schema checks they agree)."""
+    import torch
+
+    from .models import create_model
+    from .models.ensemble import member_mismatch
+
+    n = spec.num_classes or next((m.num_classes for m in spec.members if m.num_classes), None) or 10
+    try:
+        with torch.device("meta"):
+            members = [create_model(**{**_architecture(m), **m.kwargs, "num_classes": m.num_classes or n})
+                       for m in spec.members]
+    except ValueError as e:  # e.g. a nested ensemble's own mismatch: building it for the run fails the same way
+        return [f"{where}.members: {e}"]
+    except Exception:  # a model that cannot be probed on the meta device: its real build will say
+        return []
+    problem = member_mismatch(members)
+    return [f"{where}.members: {problem}"] if problem else []
+
+
+def _architecture(spec: ModelSpec) -> dict:
+    """A member's spec without its weights (checkpoint, pretrained), nested members likewise."""
+    out = spec.model_dump(exclude={"checkpoint", "pretrained", "members", "kwargs"}, exclude_defaults=True)
+    if spec.members:
+        out["members"] = [{**_architecture(m), "kwargs": m.kwargs} for m in spec.members]
+    return out
 
 
 def _backend_problems(recipe: Recipe) -> list[str]:

@@ -216,3 +216,30 @@ def test_distill_stage_takes_replayed_epochs_from_the_teacher_cache(tmp_path):
     assert stats["views"] == 1 and stats["mismatches"] == 0
     assert stats["hits"] == stats["misses"] > 0  # epoch 1 labelled every batch, epoch 2 reused every label
     assert list(Path(stats["directory"]).glob("view000.pt"))
+
+
+def test_an_ensemble_teacher_is_one_teacher_and_one_ledger_row(tmp_path):
+    """`teacher: {name: ensemble, members: [...]}` is distilled from as one teacher (its averaged logits, cached
+    with teacher_cache), evaluated, exported and benchmarked as one model, and saved as one file."""
+    from edgecv.models.ensemble import Ensemble
+    from edgecv.recipe import validate_recipe
+
+    raw = {"name": "ens", "seed": 0, "device": "cpu",
+           "data": {"source": "digits", "image_size": 16, "batch_size": 16, "max_train": 32, "max_val": 30, "workers": 0},
+           "teacher": {"name": "ensemble", "members": [{"name": "cifar_resnet8"}, {"name": "cifar_resnet14"}]},
+           "student": {"name": "cifar_resnet8"},
+           "stages": [{"type": "distill", "epochs": 2, "teacher_cache": {"views": 1}},
+                      {"type": "evaluate", "models": ["teacher"], "latency": False},
+                      {"type": "export", "models": ["teacher"], "to": ["onnx"]},
+                      {"type": "benchmark", "threads": 1, "warmup": 1, "min_runs": 3, "min_time_s": 0}]}
+    ctx = edgecv.run(validate_recipe(raw), out_dir=tmp_path / "run")
+    distill = ctx.records[0]
+    assert distill["teachers"] == ["teacher"]
+    assert distill["teacher_cache"]["hits"] == distill["teacher_cache"]["misses"] == 2  # epoch 2 reused epoch 1's
+    rows = {(r["role"], r["backend"]): r for r in ctx.results}
+    assert set(rows) == {("teacher", "torch"), ("teacher", "onnxruntime")}
+    assert all(r["name"] == "ensemble" and r["status"] == "ok" for r in rows.values())
+    assert rows[("teacher", "onnxruntime")]["agreement"] == 100.0
+    assert rows[("teacher", "torch")]["params"] == sum(p.numel() for p in ctx.models["teacher"].parameters())
+    saved, _ = edgecv.load_model(Path(ctx.records[-1]["model_files"]["teacher"]))
+    assert isinstance(saved, Ensemble) and len(saved.members) == 2

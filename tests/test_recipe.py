@@ -130,3 +130,46 @@ def test_an_uninstalled_timing_backend_is_named_with_its_extra():
         problems = check_recipe_resources(validate_recipe(_raw(stages=[
             {"type": "prune", "model": "student", "macs_ratio": 0.5, "backend": "missingrt"}])))
     assert len(problems) == 1 and "pip install 'edgecv[missingrt]'" in problems[0] and "measure_latency: false" in problems[0]
+
+
+def _ensemble(*members, **keys):
+    return {"name": "ensemble", "members": [{"name": m} if isinstance(m, str) else m for m in members], **keys}
+
+
+def test_ensemble_teacher_problems_name_their_key_before_anything_runs(tmp_path):
+    from edgecv.recipe import check_recipe_resources
+
+    ok = validate_recipe(_raw(teacher=_ensemble("cifar_resnet20", "cifar_resnet56")))
+    assert ok.teacher.members[1].name == "cifar_resnet56" and check_recipe_resources(ok) == []
+    bad = validate_recipe(_raw(teacher=_ensemble("cifar_resnet20", "cifar_resnet65"),
+                               teachers=[_ensemble("cifar_resnet20", {"name": "cifar_resnet56", "checkpoint": str(tmp_path / "no.th")})]))
+    problems = check_recipe_resources(bad)
+    assert problems[0].startswith("teacher.members.1.name: unknown model 'cifar_resnet65' (did you mean 'cifar_resnet56'?)")
+    assert problems[1] == f"teachers.0.members.1.checkpoint: file not found: {tmp_path / 'no.th'}"
+    mixed = check_recipe_resources(validate_recipe(_raw(teacher=_ensemble("cifar_resnet20", "test_vit"))))
+    assert len(mixed) == 1 and mixed[0].startswith("teacher.members: ensemble members expect different input normalisation "
+                                                  "(members.0 (cifar_resnet20): mean [0.485, 0.456, 0.406]")
+    # members differing only in their default class count (10 vs timm's 1000) both get the data's: no problem
+    assert check_recipe_resources(validate_recipe(_raw(teacher=_ensemble("cifar_resnet20", "resnet18")))) == []
+
+
+@pytest.mark.parametrize("teacher,expected", [
+    (_ensemble("cifar_resnet20"), "teacher.members: Value error, an ensemble needs at least two members"),
+    (_ensemble("cifar_resnet20", "cifar_resnet56", weights=[1.0]), "teacher.weights: Value error, one weight per member: 2 members, 1 weights"),
+    (_ensemble("cifar_resnet20", "cifar_resnet56", weights=[1.0, 0]), "teacher.weights: Value error, weights must be positive"),
+    (_ensemble("cifar_resnet20", "cifar_resnet56", pretrained=True), "teacher.pretrained: Value error, an ensemble has no pretrained"),
+    (_ensemble({"name": "cifar_resnet20", "num_classes": 10}, {"name": "cifar_resnet56", "num_classes": 100}),
+     "teacher.members: Value error, ensemble members must share one class count, got num_classes members.0: 10, members.1: 100"),
+    (_ensemble("cifar_resnet20", {"name": "cifar_resnet56", "chekpoint": "x"}),
+     "teacher.members.1.chekpoint: unknown key (did you mean 'checkpoint'?)"),
+    ({"name": "cifar_resnet20", "members": [{"name": "cifar_resnet8"}]}, "teacher.members: Value error, only name: ensemble has members"),
+])
+def test_ensemble_schema_errors_name_the_key(teacher, expected):
+    with pytest.raises(RecipeError) as e:
+        validate_recipe(_raw(teacher=teacher))
+    assert expected in str(e.value)
+
+
+def test_the_student_is_not_an_ensemble():
+    with pytest.raises(RecipeError, match="student.name: an ensemble is a teacher"):
+        validate_recipe(_raw(student=_ensemble("cifar_resnet8", "cifar_resnet14")))

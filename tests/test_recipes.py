@@ -27,6 +27,9 @@ REDUCED = {
     "quickstart.yaml": [*TINY_DATA, "stages.0.epochs=1", "stages.1.epochs=1", "stages.prune.finetune.epochs=1",
                         "stages.prune.final_epochs=0", "stages.4.calib_size=32", *FAST_BENCH],
     "cifar10_distill.yaml": [*TINY_DATA, *_short("distill")],
+    # two epochs over one batch: the second takes the ensemble's logits from the teacher cache
+    "cifar10_ensemble.yaml": [*TINY_DATA, "stages.distill.epochs=2", "stages.distill.max_steps_per_epoch=2",
+                              "stages.distill.teacher_cache={views: 1}", "stages.evaluate.latency=false", *FAST_BENCH],
     "cifar10_prune.yaml": [*TINY_DATA, "stages.prune.steps=1", "stages.prune.final_epochs=0",
                            "stages.prune.finetune={epochs: 1, max_steps_per_epoch: 1, amp: 'off', channels_last: false}",
                            "stages.prune.measure_latency=false", *FAST_BENCH],
@@ -35,7 +38,7 @@ REDUCED = {
     "imagefolder_transfer.yaml": ["data.max_train=40", "data.max_val=20", "data.workers=0", "data.image_size=64",
                                   "student.pretrained=false", *_short("train"), *FAST_BENCH],
 }
-NEEDS_SHARED = {"cifar10_distill.yaml", "cifar10_prune.yaml", "cifar10_quantize.yaml"}
+NEEDS_SHARED = {"cifar10_distill.yaml", "cifar10_ensemble.yaml", "cifar10_prune.yaml", "cifar10_quantize.yaml"}
 
 
 def test_every_recipe_has_a_reduced_run():

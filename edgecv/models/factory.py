@@ -15,8 +15,10 @@ from ..utils.errors import first_line
 from ..utils.io import torch_save
 from . import cifar_resnet as _cifar_resnet  # noqa: F401  (registers cifar_resnet*)
 from . import squeezenet as _squeezenet  # noqa: F401  (registers squeezenet1_*)
+from . import cifar_mobile as _cifar_mobile  # noqa: F401  (registers cifar_mobilenet*, cifar_squeezenet1_1)
 from .extensions import CHECKPOINT_EXTENSIONS
 from .small_input import adapt_to_small_input
+from .spec import ENSEMBLE
 
 CHECKPOINT_FORMAT = "edgecv-model"
 # Where the extensions edgecv itself ships come from, for files loaded before their layer is imported.
@@ -31,15 +33,20 @@ def create_model(
     small_input: bool = False,
     **kwargs: Any,
 ) -> nn.Module:
-    """Build a registered model; optionally load a local checkpoint (weights_only=True)."""
+    """Build a registered model; optionally load a local checkpoint (weights_only=True).
+
+    `name="ensemble"` takes `members` (a list of model specs: name, checkpoint, ...) and optional
+    `weights`, and averages the members' logits (models/ensemble.py)."""
     import timm
 
+    if name == ENSEMBLE:
+        return _create_ensemble(num_classes, pretrained, checkpoint, small_input, **kwargs)
     if not timm.is_model(name):
         from ..registry import did_you_mean
 
         raise KeyError(
-            f"unknown model '{name}'{did_you_mean(name, timm.list_models())}; "
-            "any timm model name, cifar_resnet8/14/20/32/44/56 or squeezenet1_0/1_1 works"
+            f"unknown model '{name}'{did_you_mean(name, [*timm.list_models(), ENSEMBLE])}; "
+            "any timm model name, cifar_resnet8/14/20/32/44/56, squeezenet1_0/1_1 or ensemble (with members) works"
         )
     if num_classes is not None:
         kwargs["num_classes"] = num_classes
@@ -53,6 +60,18 @@ def create_model(
         "kwargs": kwargs | ({"num_classes": num_classes} if num_classes is not None else {}),
     }
     if checkpoint is not None:
+        load_weights(model, checkpoint)
+    return model
+
+
+def _create_ensemble(num_classes, pretrained, checkpoint, small_input, members=None, weights=None, **kwargs) -> nn.Module:
+    from .ensemble import build_ensemble
+
+    own = [k for k, v in (("pretrained", pretrained), ("small_input", small_input), *kwargs.items()) if v]
+    if own:
+        raise ValueError(f"model '{ENSEMBLE}' takes members and weights; {', '.join(own)} belong to its members")
+    model = build_ensemble(members or [], weights, num_classes, create_model)
+    if checkpoint is not None:  # an edgecv file of a whole ensemble (e.g. a run's teacher.pt)
         load_weights(model, checkpoint)
     return model
 
