@@ -329,7 +329,7 @@ def _backend_problems(recipe: Recipe) -> list[str]:
         if not isinstance(st.config, PruneStage):
             continue
         spec = st.config.prune
-        if not (spec.measure_latency or spec.latency_ms is not None):
+        if not (spec.measure_latency or spec.latency_target):
             continue
         try:
             backend = BACKENDS.get(resolve_backend(spec.backend))

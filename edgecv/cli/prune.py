@@ -21,6 +21,8 @@ def register(sub) -> None:
     target.add_argument("--macs-ratio", type=float, metavar="R", help="stop at MACs <= R x original (0 < R < 1)")
     target.add_argument("--params-ratio", type=float, metavar="R", help="stop at params <= R x original (0 < R < 1)")
     target.add_argument("--latency-ms", type=float, metavar="T", help="stop at p50 latency <= T ms on --backend")
+    target.add_argument("--latency-ratio", type=float, metavar="R",
+                        help="stop at p50 <= R x the unpruned model's p50 on --backend (both measured here)")
     p.add_argument("--backend", default="onnxruntime", help="where latency is measured (default onnxruntime)")
     p.add_argument("--threads", type=positive_int, default=2, help="backend threads for latency (default 2)")
     p.add_argument("--importance", default="l2", choices=["l1", "l2", "bn", "taylor"], help="channel importance (default l2)")
@@ -79,7 +81,7 @@ def _prune(args) -> int:
         raise UserError(f"the model has {_outputs(model)} outputs but {args.finetune_data} has {data.num_classes} classes")
     spec = _spec(
         PruneSpec, SensitivitySpec,
-        macs_ratio=args.macs_ratio, params_ratio=args.params_ratio, latency_ms=args.latency_ms, backend=args.backend,
+        macs_ratio=args.macs_ratio, params_ratio=args.params_ratio, latency_ms=args.latency_ms, latency_ratio=args.latency_ratio, backend=args.backend,
         threads=args.threads, importance=args.importance, allocation=args.allocation, round_to=args.round_to,
         max_layer_ratio=args.max_layer_ratio, ignore=args.ignore, steps=args.steps, final_epochs=args.final_epochs,
         finetune={"epochs": args.epochs, "lr": args.lr, "amp": args.amp, "channels_last": args.channels_last,

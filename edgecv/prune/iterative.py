@@ -73,13 +73,13 @@ def prune_model(model: nn.Module, spec: PruneSpec | None = None, *, train_loader
     example = torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
     val = measure.take_batches(val_loader, spec.max_val_images)
     ft = spec.finetune
-    latency_mode = spec.latency_ms is not None
+    latency_mode = spec.latency_target
     timed = latency_mode or spec.measure_latency
 
     t0 = time.perf_counter()
     base = _measure(model, shape, val, spec, timed, out, device)
     steps = [{"step": 0, **base, "macs_ratio": 1.0, "params_ratio": 1.0, "seconds": 0.0}]
-    console.print(f"[bold]prune[/] {model_name(model)} to {spec.describe_target()} in up to {spec.steps} step(s) "
+    console.print(f"[bold]prune[/] {model_name(model)} to {spec.describe_target(base.get('latency_ms_p50'))} in up to {spec.steps} step(s) "
                   f"({spec.importance}, {spec.allocation}): start {_fmt(steps[0])}")
 
     if train_loader is None and ft.epochs:
@@ -96,7 +96,10 @@ def prune_model(model: nn.Module, spec: PruneSpec | None = None, *, train_loader
             layer_ratios = ratios_from_scan(scan, spec.sensitivity.max_drop)
 
     pruner = ChannelPruner(model, example, spec, layer_ratios)
-    controller = LatencyController(spec.latency_ms, floor=spec.min_macs_ratio) if latency_mode else None
+    target_ms = spec.latency_ms if spec.latency_ms is not None else (
+        base["latency_ms_p50"] * spec.latency_ratio if spec.latency_ratio is not None else None)
+    target = spec.describe_target(base.get("latency_ms_p50"))
+    controller = LatencyController(target_ms, floor=spec.min_macs_ratio) if latency_mode else None
     if controller:
         controller.observe(1.0, base["latency_ms_p50"])
     kind = "macs" if latency_mode else spec.target_kind.split("_")[0]
@@ -142,11 +145,11 @@ def prune_model(model: nn.Module, spec: PruneSpec | None = None, *, train_loader
                       "seconds": round(time.perf_counter() - t_step, 1), "finetune_epochs": summary["epochs_run"] if summary else 0})
     history = pruner.finish()
     if latency_mode and not met:
-        console.print(f"[yellow]latency target not met:[/] {spec.describe_target()}; reached "
+        console.print(f"[yellow]latency target not met:[/] {target}; reached "
                       f"{steps[-1]['latency_ms_p50']} ms at {steps[-1]['macs_ratio']}x MACs after {len(steps) - 1} step(s)")
     if not latency_mode and not met:
         raise PruneError(f"pruning stopped before {spec.describe_target()} (reached {steps[-1][kind + '_ratio']})")
-    result = PruneResult(model, history, steps, spec.describe_target(), met, layer_ratios or dict(spec.layer_ratios), scan, files)
+    result = PruneResult(model, history, steps, target, met, layer_ratios or dict(spec.layer_ratios), scan, files)
     if out:
         result.files.update(write_steps(steps, out))
     console.print(f"[bold]prune[/] done in {time.perf_counter() - t0:.0f}s: {_fmt(steps[-1])}")

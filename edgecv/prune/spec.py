@@ -23,6 +23,9 @@ def check_ratio(value: float, what: str) -> float:
     return float(value)
 
 
+TARGETS = ("macs_ratio", "params_ratio", "latency_ms", "latency_ratio")
+
+
 class FinetuneSpec(TrainSpec):
     """Fine-tuning after each pruning step (with KD when a teacher is given)."""
 
@@ -52,6 +55,9 @@ class PruneSpec(BaseModel):
     macs_ratio: Optional[float] = Field(None, description="stop when MACs <= ratio x the original")
     params_ratio: Optional[float] = Field(None, description="stop when params <= ratio x the original")
     latency_ms: Optional[float] = Field(None, gt=0, description="stop when p50 latency on `backend` <= this")
+    latency_ratio: Optional[float] = Field(None, gt=0, lt=1, description="stop when p50 on `backend` <= this x the "
+                                           "unpruned model's p50 there, both measured by this stage (no ms to guess "
+                                           "for a machine, and no comparison across processes)")
     backend: str = Field("onnxruntime", description="where latency is measured (target and per-step report)")
     threads: int = Field(2, ge=1, description="backend threads for latency measurement")
     # how channels are chosen
@@ -102,10 +108,10 @@ class PruneSpec(BaseModel):
 
     @model_validator(mode="after")
     def _one_target(self):
-        given = [k for k in ("macs_ratio", "params_ratio", "latency_ms") if getattr(self, k) is not None]
+        given = [k for k in TARGETS if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(
-                "set exactly one pruning target: macs_ratio, params_ratio or latency_ms (with backend, threads)"
+                "set exactly one pruning target: macs_ratio, params_ratio, latency_ms or latency_ratio (with backend, threads)"
                 + (f"; got {', '.join(given)}" if given else ""))
         if self.sensitivity is not None and self.sensitivity.apply and self.layer_ratios:
             raise ValueError("give either layer_ratios or a sensitivity scan with apply: true, not both")
@@ -113,10 +119,18 @@ class PruneSpec(BaseModel):
 
     @property
     def target_kind(self) -> str:
-        return next(k for k in ("macs_ratio", "params_ratio", "latency_ms") if getattr(self, k) is not None)
+        return next(k for k in TARGETS if getattr(self, k) is not None)
 
-    def describe_target(self) -> str:
+    @property
+    def latency_target(self) -> bool:
+        return self.latency_ms is not None or self.latency_ratio is not None
+
+    def describe_target(self, unpruned_ms: float | None = None) -> str:
+        """The target in words; with the unpruned p50, a latency ratio also in ms."""
         if self.latency_ms is not None:
             return f"p50 <= {self.latency_ms} ms on {self.backend} ({self.threads} threads)"
+        if self.latency_ratio is not None:
+            ms = f" = {unpruned_ms * self.latency_ratio:.4g} ms" if unpruned_ms else ""
+            return f"p50 <= {self.latency_ratio}x the unpruned model's{ms} on {self.backend} ({self.threads} threads)"
         kind = self.target_kind
         return f"{'MACs' if kind == 'macs_ratio' else 'params'} <= {getattr(self, kind)}x"

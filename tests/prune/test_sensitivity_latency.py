@@ -68,3 +68,19 @@ def test_latency_targeted_pruning_measures_every_step():
     model = create_model("cifar_resnet20", num_classes=10)
     res = prune_model(model, latency_ms=1e4, backend="torch", threads=1, steps=2, input_shape=(1, 3, 32, 32))
     assert res.met and len(res.steps) == 1 and model.layer1[0].conv1.out_channels == 16
+
+
+def test_a_latency_ratio_is_a_target_relative_to_the_unpruned_models_own_p50():
+    from edgecv.prune.iterative import prune_model
+    from edgecv.prune.spec import PruneSpec
+
+    model = create_model("cifar_resnet20", num_classes=10)
+    res = prune_model(model, latency_ratio=0.6, backend="torch", threads=1, steps=3, input_shape=(1, 3, 32, 32))
+    base = res.steps[0]["latency_ms_p50"]
+    assert f"= {base * 0.6:.4g} ms" in res.target  # the ratio resolved against the measured start
+    assert len(res.steps) > 1 and res.steps[1]["macs_ratio"] < 1.0  # it pruned: the start is never <= 0.6x itself
+    if res.met:
+        assert res.steps[-1]["latency_ms_p50"] <= base * 0.6
+    with pytest.raises(ValueError, match="exactly one pruning target"):
+        PruneSpec(latency_ratio=0.5, latency_ms=1.0)
+    assert PruneSpec(latency_ratio=0.5).describe_target() == "p50 <= 0.5x the unpruned model's on onnxruntime (2 threads)"

@@ -1,0 +1,286 @@
+"""The CIFAR-10 study: from the ResNet-56 teacher to every deployable artifact, in one ledger.
+
+    python benchmarks/cifar10/study.py [--out DIR] [--scale 1.0] [--only PART ...] [--threads 2]
+        [--max-train N] [--max-val N] [--latency-fraction 0.5] [--rounds 5]
+
+Parts (each an edgecv recipe in this folder, run into DIR/parts/<part>; epochs at --scale 1):
+
+    teacher                  ResNet-56 (pretrained, ../shared/data/teachers): torch, ORT and TFLite FP32 + INT8
+    kd-<student>             each student distilled from the teacher, 6 epochs, teacher outputs cached
+                             (3 views, shared by all students: only the first one runs the teacher)
+    ce-<student>             the same student on labels alone, same schedule: what KD gains
+    pruned-macs              the teacher pruned to 0.5x MACs (global Taylor, channels rounded to 8), KD
+                             recovery: 1 step + 1 fine-tune epoch + 3 final epochs
+    pruned-latency-<backend> the teacher pruned until its FP32 p50 on ORT / TFLite is <= --latency-fraction x
+                             its own unpruned p50 there (prune `latency_ratio`; uniform allocation, channels
+                             rounded to 8): up to 2 steps x 1 epoch + 2 final
+    ensemble                 ResNet-20 + ResNet-56 with averaged logits (its own rows), distilled into the
+                             first student, 6 epochs, cached
+
+Students: cifar_mobilenetv2_050, cifar_mobilenetv3_small_100, cifar_squeezenet1_1 (edgecv/models/cifar_mobile.py:
+8x downsampling for 32 px, heads scaled with width). `--scale 2` doubles every schedule.
+
+After the parts, one interleaved timing pass (edgecv.bench.time_interleaved, `--rounds` round-robin rounds,
+batch 1, `--threads`) times every ONNX Runtime and TFLite artifact beside the teacher's FP32 build on the same
+runtime, so the speed-ups compare numbers measured side by side; PyTorch rows keep their parts' timing. Then
+it writes DIR/ledger (results.json, report.md, pareto.png), DIR/study.md (the table, the targets beside the
+measured values, each part's minutes, the machine and the command) and prints them.
+
+A killed study resumes where it stopped: rerun the same command (finished parts are skipped, an unfinished
+part resumes at its last finished stage or epoch).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SHARED = (HERE / ".." / ".." / ".." / "shared" / "data").resolve()
+TEACHER_CKPT = SHARED / "teachers" / "resnet56-4bfd9763.th"
+STUDENTS = ["cifar_mobilenetv2_050", "cifar_mobilenetv3_small_100", "cifar_squeezenet1_1"]
+BACKENDS = ["onnxruntime", "tflite"]
+DONE = "study_part.json"  # written into a part's folder when it has finished
+
+
+def parts(args) -> list[dict]:
+    """The study's parts in order: name, recipe, overrides (epochs scaled)."""
+    def epochs(n: int) -> int:
+        return max(1, round(n * args.scale))
+
+    common = [f"data.root={SHARED / 'cifar10'}"]
+    common += [f"data.max_train={args.max_train}"] if args.max_train else []
+    common += [f"data.max_val={args.max_val}"] if args.max_val else []
+    teacher = [f"teacher.checkpoint={TEACHER_CKPT}"]
+    cache = f"stages.distill.teacher_cache.dir={args.out / 'teacher_cache'}"
+    out = [{"name": "teacher", "recipe": "teacher.yaml", "set": common + teacher + [f"student.checkpoint={TEACHER_CKPT}"]}]
+    for s in STUDENTS:
+        out.append({"name": f"kd-{s}", "recipe": "student_kd.yaml", "student": s,
+                    "set": common + teacher + [f"student.name={s}", f"stages.distill.epochs={epochs(6)}", cache]})
+        out.append({"name": f"ce-{s}", "recipe": "student_ce.yaml", "student": s,
+                    "set": common + [f"student.name={s}", f"stages.train.epochs={epochs(6)}"]})
+    out.append({"name": "pruned-macs", "recipe": "prune_macs.yaml",
+                "set": common + teacher + [f"student.checkpoint={TEACHER_CKPT}", f"stages.prune.final_epochs={epochs(3)}",
+                                           f"stages.prune.finetune.epochs={epochs(1)}"]})
+    for b in BACKENDS:
+        out.append({"name": f"pruned-latency-{b}", "recipe": "prune_latency.yaml", "backend": b,
+                    "set": common + teacher + [f"student.checkpoint={TEACHER_CKPT}", f"stages.prune.backend={b}",
+                                               f"stages.prune.latency_ratio={args.latency_fraction}", f"stages.export.to=[{b}]",
+                                               f"stages.prune.final_epochs={epochs(2)}",
+                                               f"stages.prune.finetune.epochs={epochs(1)}"]})
+    members = [f"teacher.members.0.checkpoint={SHARED / 'teachers' / 'resnet20-12fca82f.th'}",
+               f"teacher.members.1.checkpoint={TEACHER_CKPT}"]
+    out.append({"name": "ensemble", "recipe": "ensemble.yaml", "student": STUDENTS[0],
+                "set": common + members + [f"student.name={STUDENTS[0]}", f"stages.distill.epochs={epochs(6)}", cache]})
+    return out
+
+
+def run_part(part: dict, args, console) -> dict:
+    """Run (or resume, or skip when finished) one part; returns its results.json plus its minutes."""
+    import edgecv
+
+    folder = args.out / "parts" / part["name"]
+    done = folder / DONE
+    if done.is_file():
+        console.print(f"[dim]{part['name']}: finished earlier, skipped[/]")
+        return {**json.loads((folder / "results.json").read_text()), **json.loads(done.read_text())}
+    console.rule(f"study part {part['name']}")
+    t0 = time.perf_counter()
+    resume = folder.is_dir() and any(folder.iterdir())
+    edgecv.run(HERE / part["recipe"], out_dir=folder, resume=resume, overrides=part["set"])
+    # a resumed part's minutes are those of this invocation only: `resumed` says so
+    info = {"part": part["name"], "minutes": round((time.perf_counter() - t0) / 60, 2), "resumed": resume}
+    from edgecv.utils.io import write_json
+
+    write_json(done, info)
+    return {**json.loads((folder / "results.json").read_text()), **info}
+
+
+def study_rows(results: dict[str, dict]) -> list[dict]:
+    """Every benchmark row of every part, labelled by part; the teacher's rows once (from its part)."""
+    rows = []
+    for name, res in results.items():
+        for r in res.get("rows", []):
+            if r.get("kind") == "prune_step" or r.get("latency_ms_p50") is None and r.get("status") is None:
+                continue  # pruning-step log and plain evaluate rows
+            if r.get("role") == "teacher" and name != "teacher":
+                if name != "ensemble":
+                    continue
+                r = {**r, "role": "ensemble teacher"}
+            elif name != "teacher":
+                r = {**r, "role": name}
+            rows.append({**r, "part": name})
+    return rows
+
+
+def interleaved_pass(rows: list[dict], args, console) -> None:
+    """Re-time every ORT/TFLite artifact (batch 1) interleaved with the teacher's FP32 build on the same
+    runtime; replaces their p50/p90/p99 and keeps the parts' own p50 as `latency_ms_p50_part`."""
+    import numpy as np
+
+    from edgecv.app import Predictor
+    from edgecv.bench import TimingConfig, time_interleaved
+
+    for backend in BACKENDS:
+        entries = [r for r in rows if r.get("backend") == backend and r.get("path") and r.get("batch", 1) == 1
+                   and r.get("status") in ("ok", "inaccurate")]
+        if not entries:
+            continue
+        console.print(f"interleaved timing on {backend}: {len(entries)} artifacts x {args.rounds} rounds")
+        runners, inputs = {}, {}
+        for r in entries:
+            key = f"{r['part']}|{r['name']}|{r['precision']}|{r['path']}"
+            p = Predictor(r["path"], threads=args.threads)
+            runners[key] = p.logits
+            inputs[key] = np.zeros((1, 3, p.image_size, p.image_size), np.float32)
+            r["_key"] = key
+        timed = time_interleaved(runners, inputs, rounds=args.rounds,
+                                 cfg=TimingConfig(warmup=20, min_runs=100, min_time_s=0.5, max_time_s=10))
+        for r in entries:
+            t = timed[r.pop("_key")]
+            r["latency_ms_p50_part"] = r.get("latency_ms_p50")
+            r.update(latency_ms_p50=t["latency_ms_p50"], latency_ms_p90=t["latency_ms_p90"],
+                     latency_ms_p99=t["latency_ms_p99"], throughput_ips=t["throughput_ips"],
+                     busy_other_pct=t["busy_other_pct"], timing="interleaved")
+
+
+def targets(rows: list[dict], results: dict[str, dict]) -> list[dict]:
+    """The issue's targets beside the measured values."""
+    out = []
+    teacher = {r["backend"]: r for r in rows if r.get("role") == "teacher" and r.get("precision") == "fp32"}
+    best = None
+    for r in rows:
+        if r.get("backend") not in BACKENDS or r.get("role") == "teacher" or r.get("status") != "ok":
+            continue
+        ref = teacher.get(r["backend"])
+        if ref is None or r.get("top1") is None or ref.get("top1") is None:
+            continue
+        if r["top1"] >= ref["top1"] - 1.0 and (best is None or (r.get("speedup_vs_teacher") or 0) > (best.get("speedup_vs_teacher") or 0)):
+            best = r
+    out.append({"target": "best deployable artifact >= 5x the teacher on its runtime, within 1.0 pt top-1",
+                "measured": f"{best['speedup_vs_teacher']:.2f}x ({best['role']} {best['backend']} {best['precision']}, "
+                            f"{best['top1'] - teacher[best['backend']]['top1']:+.2f} pt)" if best else "no artifact within 1.0 pt",
+                "met": bool(best and best["speedup_vs_teacher"] >= 5)})
+    teacher_top1 = next((r["top1"] for r in rows if r.get("role") == "teacher" and r.get("backend") == "torch"), None)
+    kd = {s: _best_top1(results.get(f"kd-{s}"), "distill") for s in STUDENTS}
+    ce = {s: _best_top1(results.get(f"ce-{s}"), "train") for s in STUDENTS}
+    mobile = {s: v for s, v in kd.items() if "mobilenet" in s and v is not None}
+    if teacher_top1 is not None and mobile:
+        s, v = max(mobile.items(), key=lambda kv: kv[1])
+        out.append({"target": "a MobileNet student within 5 pt of the teacher", "measured": f"{s}: {v:.2f} % vs {teacher_top1:.2f} % "
+                    f"({v - teacher_top1:+.2f} pt)", "met": v >= teacher_top1 - 5})
+    for s in STUDENTS:
+        if kd[s] is not None and ce[s] is not None:
+            out.append({"target": f"KD >= +1.5 pt over labels alone ({s})", "measured": f"{kd[s]:.2f} vs {ce[s]:.2f} % "
+                        f"({kd[s] - ce[s]:+.2f} pt)", "met": kd[s] - ce[s] >= 1.5})
+    speed = cache_speedup(results)
+    if speed:
+        out.append({"target": "cached KD epoch >= 2x faster than a live one", "measured": speed["text"], "met": speed["ratio"] >= 2})
+    for precision, floor in (("int8", 98.5), ("fp32", 99.5)):
+        bad = [r for r in rows if r.get("precision") == precision and r.get("backend") in BACKENDS
+               and r.get("agreement") is not None and r["agreement"] < floor]
+        n = sum(1 for r in rows if r.get("precision") == precision and r.get("backend") in BACKENDS and r.get("agreement") is not None)
+        out.append({"target": f"every {precision.upper()} artifact >= {floor} % agreement with its source",
+                    "measured": f"{n - len(bad)} of {n}" + ("; below: " + ", ".join(f"{r['role']} {r['backend']} {r['agreement']:.2f} %" for r in bad) if bad else ""),
+                    "met": not bad})
+    return out
+
+
+def cache_speedup(results: dict[str, dict]) -> dict | None:
+    """Median training seconds of epochs that ran the teacher vs epochs that took the cache, from the
+    first KD part (the one that filled the cache)."""
+    import csv
+
+    first = results.get(f"kd-{STUDENTS[0]}")
+    if not first:
+        return None
+    stage = next((s for s in first["stages"] if s["type"] == "distill"), None)
+    metrics = Path(first["folder"]) / "stages" / stage["stage"] / "metrics.csv" if stage else None
+    if not metrics or not metrics.is_file() or not stage.get("teacher_cache"):
+        return None
+    rows = list(csv.DictReader(metrics.open()))
+    views = stage["teacher_cache"]["views"]
+    live = [float(r["train_seconds"]) for r in rows[:views] if r.get("train_seconds")]
+    cached = [float(r["train_seconds"]) for r in rows[views:] if r.get("train_seconds")]
+    if not live or not cached:
+        return None
+    ratio = statistics.median(live) / statistics.median(cached)
+    return {"ratio": ratio, "text": f"{statistics.median(live):.0f} s live vs {statistics.median(cached):.0f} s cached per epoch "
+                                     f"({ratio:.2f}x, {STUDENTS[0]})"}
+
+
+def _best_top1(result: dict | None, stage_type: str) -> float | None:
+    if not result:
+        return None
+    stage = next((s for s in result["stages"] if s["type"] == stage_type), None)
+    return stage.get("best_top1") if stage else None
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, default=Path("runs") / "cifar10-study", help="study folder (default runs/cifar10-study)")
+    p.add_argument("--scale", type=float, default=1.0, help="multiply every training schedule (default 1: ~90 min on 2 cores)")
+    p.add_argument("--only", nargs="+", metavar="PART", help="run only these parts (the ledger covers every finished part)")
+    p.add_argument("--threads", type=int, default=2, help="threads for the interleaved timing (default 2)")
+    p.add_argument("--max-train", type=int, help="train images (a stratified subset; quick checks)")
+    p.add_argument("--max-val", type=int, help="val images (a stratified subset; quick checks)")
+    p.add_argument("--latency-fraction", type=float, default=0.5, help="latency-pruning target: this x the teacher's p50")
+    p.add_argument("--rounds", type=int, default=5, help="rounds of the interleaved timing (default 5)")
+    args = p.parse_args()
+    if args.scale <= 0 or not 0 < args.latency_fraction < 1:
+        p.error("--scale must be > 0 and --latency-fraction in (0, 1)")
+    if not (SHARED / "cifar10").is_dir() or not TEACHER_CKPT.is_file():
+        sys.exit(f"the study needs ../shared/data (CIFAR-10 PNGs and teachers) at {SHARED}")
+    args.out = args.out.resolve()
+
+    from edgecv.bench import fingerprint, write_ledger
+    from edgecv.bench.ledger import add_speedups, markdown_table, rich_table, summary_columns
+    from edgecv.utils.console import get_console
+    from edgecv.utils.io import write_json, write_text
+
+    console = get_console()
+    command = "python benchmarks/cifar10/study.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    results: dict[str, dict] = {}
+    plan = parts(args)
+    unknown = sorted(set(args.only or []) - {part["name"] for part in plan})
+    if unknown:
+        p.error(f"unknown part(s) {', '.join(unknown)}; parts: {', '.join(part['name'] for part in plan)}")
+    for part in plan:
+        name, folder = part["name"], args.out / "parts" / part["name"]
+        if args.only and name not in args.only:
+            if (folder / DONE).is_file():  # finished earlier: still in the ledger
+                results[name] = {**json.loads((folder / "results.json").read_text()), **json.loads((folder / DONE).read_text())}
+        else:
+            results[name] = run_part(part, args, console)
+        if name in results:
+            results[name]["folder"] = str(folder)
+
+    rows = study_rows(results)
+    interleaved_pass(rows, args, console)
+    add_speedups(rows)
+    env = fingerprint(args.threads)
+    files = write_ledger(args.out / "ledger", rows, env, title="CIFAR-10 study: ResNet-56 teacher to every artifact")
+    console.print(rich_table(rows, "CIFAR-10 study", summary_columns(rows)))
+    checks = targets(rows, results)
+    timing = [{"part": n, "minutes": r.get("minutes"), "resumed": r.get("resumed")} for n, r in results.items()]
+    text = "\n".join([
+        "# CIFAR-10 study", "", f"Command: `{command}` (scale {args.scale:g})", "",
+        markdown_table(rows, summary_columns(rows)), "", "![top-1 vs p50 latency](ledger/pareto.png)", "",
+        "## Targets", "", markdown_table(checks, [("target", "target", "{}"), ("measured", "measured", "{}"), ("met", "met", "{}")]), "",
+        "## Time per part", "", markdown_table(timing, [("part", "part", "{}"), ("minutes", "minutes", "{:.1f}"), ("resumed", "resumed", "{}")]),
+        f"Total: {sum(t['minutes'] or 0 for t in timing):.1f} min.", "",
+        f"**Machine**: {env.get('cpu')}, {env.get('cores_usable')} usable cores, load {env.get('load_avg_1m')}; "
+        f"latency of ORT/TFLite rows interleaved in one pass ({args.rounds} rounds, batch 1, {args.threads} threads).", ""])
+    write_text(args.out / "study.md", text)
+    write_json(args.out / "study.json", {"command": command, "rows": rows, "targets": checks, "timing": timing, "environment": env})
+    print("\n" + text)
+    console.print(f"ledger: {files['report']}; study: {args.out / 'study.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
