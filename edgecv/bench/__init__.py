@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from ..utils.lazy import lazy_getattr
 
+INT8_MIN_AGREEMENT = 98.5  # % top-1 agreement with its FP32 source an integer (INT8) artifact must reach, else `inaccurate`
+
 _LAZY = {
     "benchmark_artifact": ("harness", "benchmark_artifact"),
     "Thresholds": ("harness", "Thresholds"),
@@ -28,4 +30,4 @@ _LAZY = {
 __getattr__ = lazy_getattr(__name__, _LAZY)
 
 
-__all__ = list(_LAZY)
+__all__ = ["INT8_MIN_AGREEMENT", *_LAZY]

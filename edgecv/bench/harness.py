@@ -16,6 +16,7 @@ import numpy as np
 
 from ..backends import BACKENDS, Artifact
 from ..utils.errors import first_line
+from . import INT8_MIN_AGREEMENT
 from .accuracy import evaluate_runner
 from ..utils.timing import OtherLoad, TimingConfig, latency_stats, measure_runner, split_stats
 
@@ -32,6 +33,8 @@ LEDGER_FIELDS = ("name", "backend", "precision", "status", "reason", "top1", "to
 class Thresholds:
     min_agreement: float = 99.0  # percent of images where the artifact's top-1 equals PyTorch's
     max_top1_drop: float = 1.0  # percentage points of top-1 below the PyTorch source
+    # integer (INT8) rows: their agreement with the FP32 source is judged against this instead of min_agreement
+    min_int8_agreement: float = INT8_MIN_AGREEMENT
 
 
 def benchmark_artifact(artifact: Artifact | str | Path, data=None, batches: Sequence[int] = (1,),
@@ -80,7 +83,7 @@ def benchmark_artifact(artifact: Artifact | str | Path, data=None, batches: Sequ
         if strict:
             raise
         return rows("export_failed", f"running it failed: {first_line(e)}")
-    status, reason = judge(quality, thresholds, _integer(backend, meta.precision))
+    status, reason = judge(quality, thresholds, _integer(backend, meta.precision), meta.precision)
 
     out = []
     for b in batches:
@@ -96,15 +99,21 @@ def benchmark_artifact(artifact: Artifact | str | Path, data=None, batches: Sequ
     return out
 
 
-def judge(quality: dict, t: Thresholds, integer: bool = False) -> tuple[str, str | None]:
+def judge(quality: dict, t: Thresholds, integer: bool = False, precision: str | None = None) -> tuple[str, str | None]:
     """`inaccurate` when parity or top-1 falls below the thresholds, else `ok`.
 
-    Integer artifacts are calibrated for real images, so their parity on random noise is reported
-    but not judged; give them --data to be judged."""
+    Integer (INT8) artifacts must agree with their FP32 source on `t.min_int8_agreement` % of the
+    images; the others on `t.min_agreement` %. Integer artifacts are calibrated for real images, so
+    their parity on random noise is reported but not judged; give them --data to be judged."""
     problems = []
     judged = quality.get("parity_on") == "val" or not integer
-    if judged and quality.get("agreement") is not None and quality["agreement"] < t.min_agreement:
-        problems.append(f"top-1 agreement with PyTorch {quality['agreement']:.2f}% < {t.min_agreement}%")
+    agreement = quality.get("agreement")
+    if judged and agreement is not None:
+        if integer and agreement < t.min_int8_agreement:
+            problems.append(f"{(precision or 'int8').upper()} top-1 agreement with its FP32 source {agreement:.2f}% "
+                            f"< {t.min_int8_agreement}% (the INT8 minimum)")
+        elif not integer and agreement < t.min_agreement:
+            problems.append(f"top-1 agreement with PyTorch {agreement:.2f}% < {t.min_agreement}%")
     ref, top1 = quality.get("reference_top1"), quality.get("top1")
     if ref is not None and top1 is not None and ref - top1 > t.max_top1_drop:
         problems.append(f"top-1 {top1:.2f}% is {ref - top1:.2f} points below PyTorch's {ref:.2f}% (max {t.max_top1_drop})")

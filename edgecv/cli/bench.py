@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edgecv.bench import INT8_MIN_AGREEMENT  # a constant of the (lazily loaded) bench package
+
 
 def register(sub) -> None:
     from .args import positive_int
@@ -33,8 +35,12 @@ def register(sub) -> None:
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--min-runs", type=int, default=50)
     p.add_argument("--min-time", type=float, default=1.0, help="seconds of timed runs at least (default 1)")
-    p.add_argument("--min-agreement", type=float, default=99.0, help="%% top-1 agreement below which a row is 'inaccurate'")
+    p.add_argument("--min-agreement", type=float, default=99.0, help="%% top-1 agreement below which a float row is 'inaccurate' "
+                   "(default 99; integer rows: --min-int8-agreement)")
     p.add_argument("--max-top1-drop", type=float, default=1.0, help="top-1 points below PyTorch that make a row 'inaccurate'")
+    p.add_argument("--min-int8-agreement", type=float, default=INT8_MIN_AGREEMENT,
+                   help="%% top-1 agreement with the FP32 source below which an integer (INT8) row is 'inaccurate' "
+                   "(default %(default)s; --min-agreement judges the other rows)")
     g = p.add_argument_group("PyTorch model files (.pt) on a GPU", "run the same file another way (nothing is written; "
                              "parity is checked against the file in eager FP32 on the CPU); CUDA rows add compute, H2D "
                              "and D2H times measured with CUDA events")
@@ -90,7 +96,8 @@ def _bench(args) -> int:
         reference = reference_model(art, args.reference)
         timing = TimingConfig(args.warmup, args.min_runs, args.min_time)
         rows = benchmark_artifact(art, data=data, batches=batches, threads=args.threads, reference_model=reference,
-                                  timing=timing, thresholds=Thresholds(args.min_agreement, args.max_top1_drop),
+                                  timing=timing, thresholds=Thresholds(args.min_agreement, args.max_top1_drop,
+                                                                       args.min_int8_agreement),
                                   name=Path(args.artifact).stem, runner=predictor.runner, strict=True)
     except (UserError, ValueError, KeyError, FileNotFoundError, ImportError):
         raise
@@ -118,6 +125,8 @@ def _bench_remote(args, batches: list[int]) -> tuple[list[dict], dict]:
     flags = ["--batch", ",".join(map(str, batches)), "--warmup", str(args.warmup), "--min-runs", str(args.min_runs),
              "--min-time", str(args.min_time), "--crop-pct", str(args.crop_pct),
              "--min-agreement", str(args.min_agreement), "--max-top1-drop", str(args.max_top1_drop)]
+    if args.min_int8_agreement != INT8_MIN_AGREEMENT:  # only when set: a target with an older edgecv lacks the flag
+        flags += ["--min-int8-agreement", str(args.min_int8_agreement)]
     for flag, value in (("--threads", args.threads), ("--backend", args.backend), ("--mean", args.mean),
                         ("--std", args.std), ("--size", args.size), ("--layout", args.layout)):
         if value is not None:

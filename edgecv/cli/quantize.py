@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgecv.quantize.spec import PRECISIONS
+from edgecv.quantize.spec import METHODS, PRECISIONS, QuantizeSpec
+
+DEFAULT = QuantizeSpec()  # the flags' defaults are the spec's
 
 
 def register(sub) -> None:
@@ -21,13 +23,19 @@ def register(sub) -> None:
     p.add_argument("artifact", help="the FP32 .onnx file")
     p.add_argument("--precision", required=True, choices=PRECISIONS)
     p.add_argument("--calib-data", metavar="DIR", help="calibration images (ImageFolder or a flat folder); needed for int8")
-    p.add_argument("--method", default="minmax", choices=["minmax", "entropy", "percentile"], help="activation calibration (default minmax)")
-    p.add_argument("--calib-size", type=positive_int, default=256, metavar="N", help="calibration images used (default 256)")
-    p.add_argument("--percentile", type=float, default=99.999, help="with --method percentile (default 99.999)")
+    p.add_argument("--method", default=DEFAULT.method, choices=METHODS,
+                   help="activation calibration (default %(default)s: each image's min/max, their --image-percentile)")
+    p.add_argument("--image-percentile", type=float, default=DEFAULT.image_percentile,
+                   help="with --method robust_minmax: %% of calibration images whose range is covered (default %(default)s)")
+    p.add_argument("--calib-size", type=positive_int, default=DEFAULT.calib_size, metavar="N",
+                   help="calibration images used (default %(default)s)")
+    p.add_argument("--percentile", type=float, default=DEFAULT.percentile, help="with --method percentile (default %(default)s)")
     p.add_argument("--per-tensor", action="store_true", help="one scale per weight tensor (default: per output channel)")
     p.add_argument("--activation-type", default="uint8", choices=["uint8", "int8"],
                    help="uint8: ONNX Runtime CPU's fast path (default); int8 (symmetric): for TensorRT")
     p.add_argument("--no-preprocess", action="store_true", help="skip ONNX Runtime's quant_pre_process")
+    p.add_argument("--keep-fp32", metavar="LIST", help="comma-separated ONNX operator types or patterns (stem, se, "
+                   "hardswish, depthwise) whose nodes stay in FP32, e.g. stem,se")
     p.add_argument("--budget", type=float, metavar="PTS", help="max top-1 points below FP32 (needs --val-data)")
     p.add_argument("--val-data", metavar="DIR", help="labelled images DIR/<class>/* to measure top-1 on")
     p.add_argument("--group-size", type=int, help="nodes put back to FP32 per budget step (default ~5%% of them)")
@@ -65,11 +73,11 @@ def _quantize(args) -> int:
         raise UserError("--precision int8 needs --calib-data DIR (a few hundred training images; not the val images)")
     try:
         spec = QuantizeSpec(precision=args.precision, method=args.method, calib_size=args.calib_size,
-                            percentile=args.percentile, per_channel=not args.per_tensor, activation_type=args.activation_type,
+                            percentile=args.percentile, image_percentile=args.image_percentile, per_channel=not args.per_tensor, activation_type=args.activation_type,
                             preprocess=not args.no_preprocess, budget=args.budget, group_size=args.group_size,
-                            threads=args.threads)
+                            threads=args.threads, keep_fp32=_names(args.keep_fp32))
     except ValidationError as e:
-        raise UserError("; ".join(f"--{'.'.join(map(str, x['loc'])).replace('_', '-')}: {x['msg']}" for x in e.errors())) from None
+        raise UserError("; ".join(f"--{'.'.join(map(str, x['loc'])).replace('_', '-')}: {x['msg'].removeprefix('Value error, ')}" for x in e.errors())) from None
 
     meta = source_metadata(src)
     mean = _floats(args.mean, "--mean") if args.mean else meta.mean
@@ -95,9 +103,13 @@ def _quantize(args) -> int:
         print(steps_markdown(rep["steps"]), end="")
     if rep.get("budget") is not None and not rep.get("budget_met"):
         con.print(f"[yellow]budget not met[/] with {len(rep.get('kept_fp32') or [])} node(s) in FP32: try "
-                  "--method entropy/percentile, more --calib-size, or QAT (the recipe's quantize stage, qat: {mode: always})")
+                  "--keep-fp32 stem,se, another --method or --calib-size, or QAT (the recipe's quantize stage, qat: {mode: always})")
     if args.report:
         from edgecv.utils.io import write_json
 
         print(f"wrote {write_json(args.report, rep)}")
     return 0
+
+
+def _names(text: str | None) -> list[str]:
+    return [t.strip() for t in (text or "").split(",") if t.strip()]

@@ -80,7 +80,7 @@ def quantize_onnx(fp32_path: str | Path, out_path: str | Path, precision: str = 
 
 
 def _int8(fp32_path: Path, out: Path, spec: QuantizeSpec, calibration, val, work: Path, log) -> dict:
-    from .ptq_onnx import calibration_images, onnx_input, preprocess_model, quantize_qdq, quantized_nodes
+    from .ptq_onnx import calibration_images, fp32_nodes, onnx_input, preprocess_model, quantize_qdq, quantized_nodes
 
     _, shape = onnx_input(fp32_path)
     images = calibration_images(calibration, shape, fp32_path.name, limit=spec.calib_size)
@@ -88,6 +88,8 @@ def _int8(fp32_path: Path, out: Path, spec: QuantizeSpec, calibration, val, work
     cache = work / f"calibration-{spec.method}.json"
     info = {"method": spec.method, "calib_images": int(len(images)), "per_channel": spec.per_channel,
             "activation_type": spec.activation_type, "format": "QDQ"}
+    if spec.keep_fp32:  # {entry: the nodes it kept in FP32}
+        info["keep_fp32"] = fp32_nodes(prepared, spec.keep_fp32)
     if spec.budget is None:
         quantize_qdq(prepared, out, spec, cache, images)
         return {**info, "int8_nodes": len(quantized_nodes(out)), "kept_fp32": []}

@@ -26,6 +26,8 @@ def summary_line(report: dict) -> str:
         parts.append(f"{report['method']} calibration on {report.get('calib_images')} images")
     if report.get("top1") is not None and report.get("fp32_top1") is not None:
         parts.append(f"top-1 {report['top1']:.2f}% vs FP32 {report['fp32_top1']:.2f}% ({-report['drop']:+.2f} pt)")
+    if report.get("keep_fp32"):
+        parts.append("kept in FP32 by rule: " + ", ".join(f"{k} ({len(v)} node(s))" for k, v in report["keep_fp32"].items()))
     if report.get("budget") is not None:
         parts.append(f"budget {report['budget']} pt {'met' if report.get('budget_met') else 'NOT met'}")
     kept = report.get("kept_fp32") or []

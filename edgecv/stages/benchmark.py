@@ -6,6 +6,7 @@ from typing import Optional
 
 from pydantic import Field
 
+from ..bench import INT8_MIN_AGREEMENT
 from .context import artifact_role
 from .registry import StageConfig, register_stage
 
@@ -19,8 +20,11 @@ class BenchmarkStage(StageConfig):
     min_runs: int = Field(50, ge=1)
     min_time_s: float = Field(1.0, ge=0)
     max_time_s: float = Field(60.0, gt=0)
-    min_agreement: float = Field(99.0, ge=0, le=100, description="below this top-1 agreement with PyTorch (%) a row is `inaccurate`")
+    min_agreement: float = Field(99.0, ge=0, le=100, description="below this top-1 agreement with PyTorch (%) a float "
+                                 "row is `inaccurate` (integer rows: min_int8_agreement)")
     max_top1_drop: float = Field(1.0, ge=0, description="more top-1 points lost than this vs PyTorch makes a row `inaccurate`")
+    min_int8_agreement: float = Field(INT8_MIN_AGREEMENT, ge=0, le=100, description="below this top-1 agreement with its FP32 source (%) "
+                                      "an integer (INT8) row is `inaccurate`; min_agreement judges the other rows")
     torch_reference: bool = Field(True, description="add the PyTorch eager rows each artifact is compared with")
     eval_batch: int = Field(64, ge=1)
 
@@ -41,7 +45,7 @@ def run(ctx, cfg: BenchmarkStage, stage_dir: Path) -> dict:
     threads = cfg.threads or usable_cores()  # one explicit count for every backend, torch included
     data = ctx.evalset(batch_size=cfg.eval_batch)
     timing = TimingConfig(cfg.warmup, cfg.min_runs, cfg.min_time_s, cfg.max_time_s)
-    thresholds = Thresholds(cfg.min_agreement, cfg.max_top1_drop)
+    thresholds = Thresholds(cfg.min_agreement, cfg.max_top1_drop, cfg.min_int8_agreement)
     common = dict(data=data, batches=cfg.batch, threads=threads, timing=timing, thresholds=thresholds)
 
     entries = [a for a in ctx.artifacts if _selected(a, cfg.artifacts)]

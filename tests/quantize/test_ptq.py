@@ -7,7 +7,7 @@ import pytest
 from edgecv.quantize.measure import logits
 
 
-@pytest.mark.parametrize("method", ["minmax", "entropy", "percentile"])
+@pytest.mark.parametrize("method", ["robust_minmax", "minmax", "entropy", "percentile"])
 def test_each_method_agrees_with_fp32(method, onnx20, calib, val_arrays, fp32_preds, tmp_path):
     import onnx
 
