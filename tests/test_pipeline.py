@@ -44,7 +44,8 @@ def test_quickstart_end_to_end(tmp_path, capsys):
     report = (run / "report.md").read_text()
     assert "x teacher" in report and "x torch teacher" in report and "## Pruning steps" in report and (run / "pareto.png").is_file()
     printed = capsys.readouterr().out
-    assert "x torch teacher" in printed and "cifar_resnet32" in printed and "report:" in printed
+    # the console table may wrap a header over two lines ("x torch" / "teacher") when a note column widens it
+    assert "x torch" in printed and "cifar_resnet32" in printed and "report:" in printed
     # the pruned student's checkpoint is an edgecv model file that rebuilds its pruned shapes
     model, meta = edgecv.load_model(run / "stages" / "5_benchmark" / "models" / "pruned.pt")
     assert meta["class_names"] == [str(i) for i in range(10)] and meta["extensions"] == ["pruning"]

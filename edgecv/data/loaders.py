@@ -55,6 +55,10 @@ class SeededShuffle(Sampler):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    def set_seed(self, seed: int) -> None:
+        """The training loop's seed rules over the loader's: a resumed run may build its loader anew."""
+        self.seed = seed
+
     def __iter__(self) -> Iterator[tuple[int, int]]:
         g = torch.Generator()
         g.manual_seed(self.seed * 1_000_003 + self.epoch)

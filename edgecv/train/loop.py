@@ -224,6 +224,8 @@ def _seed_epoch(loader, seed: int, epoch: int) -> None:
     torch.manual_seed(seed * 1000 + epoch)
     np.random.seed((seed * 1000 + epoch) % 2**32)  # timm's mixup draws from numpy
     sampler = getattr(loader, "sampler", None)
+    if hasattr(sampler, "set_seed"):  # data/loaders.SeededShuffle
+        sampler.set_seed(seed)
     if hasattr(sampler, "set_epoch"):
         sampler.set_epoch(epoch)
     gen = getattr(loader, "generator", None)
