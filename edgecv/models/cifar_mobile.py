@@ -35,8 +35,12 @@ def _unstride(conv: nn.Module) -> None:
     conv.stride = (1, 1)
 
 
-def _timm_cifar(name: str, base: str, first_strided_stage: int, head: int, pretrained: bool, kwargs: dict) -> nn.Module:
+def _timm_cifar(base: str, first_strided_stage: int, head: int, pretrained: bool, kwargs: dict) -> nn.Module:
+    """`cifar_<base>`: timm's `base` with the stem and `blocks[first_strided_stage]` at stride 1 and a
+    `head`-channel head."""
     import timm
+
+    name = f"cifar_{base}"
 
     if pretrained:
         raise ValueError(f"{name} has no pretrained weights (it is a CIFAR-shaped variant of {base}); "
@@ -78,33 +82,33 @@ def _resize_head(model: nn.Module, width: int) -> None:
 
 @register_model
 def cifar_mobilenetv2_050(pretrained: bool = False, **kwargs):
-    return _timm_cifar("cifar_mobilenetv2_050", "mobilenetv2_050", 1, 640, pretrained, kwargs)
+    return _timm_cifar("mobilenetv2_050", 1, 640, pretrained, kwargs)
 
 
 @register_model
 def cifar_mobilenetv2_075(pretrained: bool = False, **kwargs):
-    return _timm_cifar("cifar_mobilenetv2_075", "mobilenetv2_075", 1, 960, pretrained, kwargs)
+    return _timm_cifar("mobilenetv2_075", 1, 960, pretrained, kwargs)
 
 
 @register_model
 def cifar_mobilenetv2_100(pretrained: bool = False, **kwargs):
-    return _timm_cifar("cifar_mobilenetv2_100", "mobilenetv2_100", 1, 1280, pretrained, kwargs)
+    return _timm_cifar("mobilenetv2_100", 1, 1280, pretrained, kwargs)
 
 
 @register_model
 def cifar_mobilenetv3_small_075(pretrained: bool = False, **kwargs):
-    return _timm_cifar("cifar_mobilenetv3_small_075", "mobilenetv3_small_075", 0, 768, pretrained, kwargs)
+    return _timm_cifar("mobilenetv3_small_075", 0, 768, pretrained, kwargs)
 
 
 @register_model
 def cifar_mobilenetv3_small_100(pretrained: bool = False, **kwargs):
-    return _timm_cifar("cifar_mobilenetv3_small_100", "mobilenetv3_small_100", 0, 1024, pretrained, kwargs)
+    return _timm_cifar("mobilenetv3_small_100", 0, 1024, pretrained, kwargs)
 
 
 @register_model
 def cifar_mobilenetv3_large_075(pretrained: bool = False, **kwargs):
     # the large model's first stage runs at stride 1 already; its first strided stage is blocks[1]
-    return _timm_cifar("cifar_mobilenetv3_large_075", "mobilenetv3_large_075", 1, 960, pretrained, kwargs)
+    return _timm_cifar("mobilenetv3_large_075", 1, 960, pretrained, kwargs)
 
 
 @register_model
