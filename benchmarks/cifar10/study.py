@@ -6,22 +6,23 @@
 Parts (each an edgecv recipe in this folder, run into DIR/parts/<part>; epochs of 20,000 images at --scale 1):
 
     teacher                  ResNet-56 (pretrained, ../shared/data/teachers): torch, ORT and TFLite FP32 + INT8
-    kd-<student>             each student distilled from the teacher, 2 epochs, teacher outputs cached
+    kd-<student>             each student distilled from the teacher, 4 epochs, teacher outputs cached
                              (half the epochs replay the other half's batches; the cache is shared by all students, so only
                              the first one runs the teacher)
     ce-<student>             the same student on labels alone, same schedule: what KD gains
     pruned-macs              the teacher pruned to 0.5x MACs (global Taylor, channels rounded to 8), KD
-                             recovery: 1 step + 1 fine-tune epoch + 1 final epoch (bf16 autocast, channels-last)
+                             recovery: 1 step + 1 fine-tune epoch + 3 final epochs
     pruned-latency-<backend> the teacher pruned until its FP32 p50 on ORT / TFLite is <= --latency-fraction x
                              its own unpruned p50 there (prune `latency_ratio`; uniform allocation, channels
-                             rounded to 8): up to 2 steps x 1 epoch + 1 final
+                             rounded to 8): up to 2 steps x 1 epoch + 3 final
     ensemble                 ResNet-20 + ResNet-56 with averaged logits (its own rows), distilled into the
-                             first (cheapest) student, 2 epochs, cached
+                             first (cheapest) student, 4 epochs, cached
 
-The default budget is what 2 CPU cores allow in about 90 minutes: one training step of 128 images takes
-about 0.9 s for cifar_mobilenetv3_small_100, 3 s for cifar_squeezenet1_1, 4.8 s for cifar_mobilenetv2_050
-(its 32x32 early stages with 6x expansion are memory-bound) and 7 s for ResNet-56 (fp32) on this machine,
-so the schedules are far from converged: `--scale 10` is a real CIFAR schedule, for a bigger machine.
+Every training step runs under bf16 autocast in channels-last (teacher included). The default budget is what 2
+CPU cores allow in about 90 minutes. Measured on an idle 2-core AMD EPYC with AVX512-BF16, one step of 128 images
+takes 0.64 s for cifar_mobilenetv3_small_100, 0.56 s for cifar_mobilenetv2_050, 0.12 s for cifar_squeezenet1_1 and
+0.43 s for ResNet-56, whose forward pass alone (the teacher's cost in KD) takes 0.10 s (0.43 s in fp32). The
+schedules are far from converged: `--scale 10` is closer to a real CIFAR schedule, for a bigger machine.
 
 Students: cifar_mobilenetv2_050, cifar_mobilenetv3_small_100, cifar_squeezenet1_1 (edgecv/models/cifar_mobile.py:
 8x downsampling for 32 px, heads scaled with width). `--scale 2` doubles every schedule.
@@ -50,6 +51,8 @@ SHARED = (HERE / ".." / ".." / ".." / "shared" / "data").resolve()
 TEACHER_CKPT = SHARED / "teachers" / "resnet56-4bfd9763.th"
 STUDENTS = ["cifar_mobilenetv3_small_100", "cifar_mobilenetv2_050", "cifar_squeezenet1_1"]  # cheapest to train first
 BACKENDS = ["onnxruntime", "tflite"]
+STUDENT_EPOCHS = 4       # per student, KD and labels-only alike (bf16 autocast, channels-last)
+PRUNE_FINAL_EPOCHS = 3   # KD fine-tuning after the last pruning step (plus 1 epoch after each step)
 DONE = "study_part.json"  # written into a part's folder when it has finished
 
 
@@ -58,32 +61,34 @@ def parts(args) -> list[dict]:
     def epochs(n: int) -> int:
         return max(1, round(n * args.scale))
 
+    student_epochs, final_epochs = epochs(STUDENT_EPOCHS), epochs(PRUNE_FINAL_EPOCHS)
+
     common = [f"data.root={SHARED / 'cifar10'}"]
     common += [f"data.max_train={args.max_train}"] if args.max_train else []
     common += [f"data.max_val={args.max_val}"] if args.max_val else []
     teacher = [f"teacher.checkpoint={TEACHER_CKPT}"]
     # half the epochs replay the other half's batches: the first student's epochs show the cache's saving
     cache = [f"stages.distill.teacher_cache.dir={args.out / 'teacher_cache'}",
-             f"stages.distill.teacher_cache.views={max(1, epochs(2) // 2)}"]
+             f"stages.distill.teacher_cache.views={max(1, student_epochs // 2)}"]
     out = [{"name": "teacher", "recipe": "teacher.yaml", "set": common + teacher + [f"student.checkpoint={TEACHER_CKPT}"]}]
     for s in STUDENTS:
         out.append({"name": f"kd-{s}", "recipe": "student_kd.yaml", "student": s,
-                    "set": common + teacher + [f"student.name={s}", f"stages.distill.epochs={epochs(2)}", *cache]})
+                    "set": common + teacher + [f"student.name={s}", f"stages.distill.epochs={student_epochs}", *cache]})
         out.append({"name": f"ce-{s}", "recipe": "student_ce.yaml", "student": s,
-                    "set": common + [f"student.name={s}", f"stages.train.epochs={epochs(2)}"]})
+                    "set": common + [f"student.name={s}", f"stages.train.epochs={student_epochs}"]})
     out.append({"name": "pruned-macs", "recipe": "prune_macs.yaml",
-                "set": common + teacher + [f"student.checkpoint={TEACHER_CKPT}", f"stages.prune.final_epochs={epochs(1)}",
+                "set": common + teacher + [f"student.checkpoint={TEACHER_CKPT}", f"stages.prune.final_epochs={final_epochs}",
                                            f"stages.prune.finetune.epochs={epochs(1)}"]})
     for b in BACKENDS:
         out.append({"name": f"pruned-latency-{b}", "recipe": "prune_latency.yaml", "backend": b,
                     "set": common + teacher + [f"student.checkpoint={TEACHER_CKPT}", f"stages.prune.backend={b}",
                                                f"stages.prune.latency_ratio={args.latency_fraction}", f"stages.export.to=[{b}]",
-                                               f"stages.prune.final_epochs={epochs(1)}",
+                                               f"stages.prune.final_epochs={final_epochs}",
                                                f"stages.prune.finetune.epochs={epochs(1)}"]})
     members = [f"teacher.members.0.checkpoint={SHARED / 'teachers' / 'resnet20-12fca82f.th'}",
                f"teacher.members.1.checkpoint={TEACHER_CKPT}"]
     out.append({"name": "ensemble", "recipe": "ensemble.yaml", "student": STUDENTS[0],
-                "set": common + members + [f"student.name={STUDENTS[0]}", f"stages.distill.epochs={epochs(2)}", *cache]})
+                "set": common + members + [f"student.name={STUDENTS[0]}", f"stages.distill.epochs={student_epochs}", *cache]})
     return out
 
 

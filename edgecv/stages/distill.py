@@ -76,7 +76,8 @@ def _teacher_cache(ctx, cfg: DistillStage, task, train_loader, stage_dir: Path):
                     train_images=len(d.train), transform=repr(getattr(d.train, "transform", None)),
                     dataset=type(d.train).__name__, batch_size=train_loader.batch_size, seed=ctx.seed,
                     mixup=cfg.train.mixup, cutmix=cfg.train.cutmix, mix_prob=cfg.train.mix_prob,
-                    max_steps=cfg.train.max_steps_per_epoch, image_size=d.image_size)
+                    max_steps=cfg.train.max_steps_per_epoch, image_size=d.image_size,
+                    teacher_autocast=cfg.train.amp)  # the teacher runs under the loop's autocast: bf16 logits differ
     cache = TeacherCache(Path(spec.dir) if spec.dir else stage_dir / "teacher_cache", key,
                          spec.views or max(1, cfg.train.epochs))
     task.use_cache(cache)
