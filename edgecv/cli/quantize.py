@@ -16,7 +16,8 @@ def register(sub) -> None:
         help="INT8 (calibrated QDQ) or FP16 ONNX from an FP32 ONNX file, optionally within an accuracy budget",
         description="Quantize ARTIFACT.onnx to --precision int8 (ONNX Runtime static QDQ, calibrated on --calib-data) "
         "or fp16 (FP32 inputs/outputs kept). With --budget PTS and --val-data DIR, an INT8 model more than PTS top-1 "
-        "points below FP32 gets its most sensitive nodes put back into FP32 until it fits; the report lists them and "
+        "points below FP32 gets its most sensitive nodes put back into FP32 until it fits (--min-agreement PCT likewise "
+        "bounds how many of those images may change their predicted class); the report lists them and "
         "what each step cost in latency. Preprocessing (size, mean, std) comes from the file's edgecv metadata, "
         "else from --mean/--std. The output is benchmarked like any artifact: edgecv bench FILE --data DIR.",
     )
@@ -37,6 +38,8 @@ def register(sub) -> None:
     p.add_argument("--keep-fp32", metavar="LIST", help="comma-separated ONNX operator types or patterns (stem, se, "
                    "hardswish, depthwise) whose nodes stay in FP32, e.g. stem,se")
     p.add_argument("--budget", type=float, metavar="PTS", help="max top-1 points below FP32 (needs --val-data)")
+    p.add_argument("--min-agreement", type=float, metavar="PCT", help="min top-1 agreement (%%) with the FP32 model's "
+                   "predictions; like --budget, keeps sensitive nodes in FP32 until it holds (needs --val-data)")
     p.add_argument("--val-data", metavar="DIR", help="labelled images DIR/<class>/* to measure top-1 on")
     p.add_argument("--group-size", type=int, help="nodes put back to FP32 per budget step (default ~5%% of them)")
     p.add_argument("--mean", help="per-channel mean if the file has no edgecv metadata, e.g. 0.485,0.456,0.406")
@@ -67,14 +70,15 @@ def _quantize(args) -> int:
     if out.suffix.lower() != ".onnx":
         raise UserError(f"-o {args.output}: the quantized artifact is an ONNX file; name it *.onnx")
     refuse_output_over_input(args.output, ARTIFACT=args.artifact)
-    if args.budget is not None and not args.val_data:
-        raise UserError("--budget needs --val-data DIR (labelled images to measure top-1 on)")
+    for flag, value in (("--budget", args.budget), ("--min-agreement", args.min_agreement)):
+        if value is not None and not args.val_data:
+            raise UserError(f"{flag} needs --val-data DIR (labelled images to measure top-1 on)")
     if args.precision == "int8" and not args.calib_data:
         raise UserError("--precision int8 needs --calib-data DIR (a few hundred training images; not the val images)")
     try:
         spec = QuantizeSpec(precision=args.precision, method=args.method, calib_size=args.calib_size,
                             percentile=args.percentile, image_percentile=args.image_percentile, per_channel=not args.per_tensor, activation_type=args.activation_type,
-                            preprocess=not args.no_preprocess, budget=args.budget, group_size=args.group_size,
+                            preprocess=not args.no_preprocess, budget=args.budget, min_agreement=args.min_agreement, group_size=args.group_size,
                             threads=args.threads, keep_fp32=_names(args.keep_fp32))
     except ValidationError as e:
         raise UserError("; ".join(f"--{'.'.join(map(str, x['loc'])).replace('_', '-')}: {x['msg'].removeprefix('Value error, ')}" for x in e.errors())) from None
@@ -101,7 +105,7 @@ def _quantize(args) -> int:
     con.print(f"[green]wrote[/] {escape(str(out))} ({out.stat().st_size / 1e6:.2f} MB, {args.precision}); {escape(summary_line(rep))}")
     if rep.get("steps"):
         print(steps_markdown(rep["steps"]), end="")
-    if rep.get("budget") is not None and not rep.get("budget_met"):
+    if (rep.get("budget") is not None or rep.get("min_agreement") is not None) and not rep.get("budget_met"):
         con.print(f"[yellow]budget not met[/] with {len(rep.get('kept_fp32') or [])} node(s) in FP32: try "
                   "--keep-fp32 stem,se, another --method or --calib-size, or QAT (the recipe's quantize stage, qat: {mode: always})")
     if args.report:

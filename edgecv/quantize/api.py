@@ -37,7 +37,8 @@ def quantize_onnx(fp32_path: str | Path, out_path: str | Path, precision: str = 
                   method: str | None = None, spec: QuantizeSpec | None = None, val=None, threads: int | None = None,
                   log: Callable[[str], None] = lambda _s: None) -> QuantizeResult:
     """Quantize `fp32_path` to `out_path`. `calibration`: a CalibrationSource or iterable of NCHW batches
-    (INT8 only); `val`: an edgecv EvalSet, needed for `spec.budget` and used to report top-1 when given."""
+    (INT8 only); `val`: an edgecv EvalSet, needed for `spec.budget` / `spec.min_agreement` and used to
+    report top-1 when given."""
     from ..utils.versions import package_versions
 
     fp32_path, out_path = Path(fp32_path), Path(out_path)
@@ -48,8 +49,8 @@ def quantize_onnx(fp32_path: str | Path, out_path: str | Path, precision: str = 
     overrides = {"precision": precision, **({"method": method} if method else {}), **({"threads": threads} if threads else {})}
     spec = (spec or QuantizeSpec()).model_copy(update=overrides)
     spec = QuantizeSpec.model_validate(spec.model_dump())  # re-validate the overrides
-    if spec.budget is not None and val is None:
-        raise ValueError("an accuracy budget needs validation images (--val-data DIR, or the recipe's val split)")
+    if spec.has_budget and val is None:
+        raise ValueError("an accuracy budget or min_agreement needs validation images (--val-data DIR, or the recipe's val split)")
     meta = source_metadata(fp32_path)
     if meta.precision not in (REFERENCE_PRECISION, None):
         raise ValueError(f"{fp32_path} is already {meta.precision}; quantize the FP32 model")
@@ -90,21 +91,27 @@ def _int8(fp32_path: Path, out: Path, spec: QuantizeSpec, calibration, val, work
             "activation_type": spec.activation_type, "format": "QDQ"}
     if spec.keep_fp32:  # {entry: the nodes it kept in FP32}
         info["keep_fp32"] = fp32_nodes(prepared, spec.keep_fp32)
-    if spec.budget is None:
+    if not spec.has_budget:
         quantize_qdq(prepared, out, spec, cache, images)
         return {**info, "int8_nodes": len(quantized_nodes(out)), "kept_fp32": []}
     from .budget import fit_budget
-    from .measure import latency_ms, top1
+    from .measure import agreement, latency_ms, predictions
 
-    fp32_top1 = top1(fp32_path, val, spec.threads)
+    fp32_top1, fp32_preds = predictions(fp32_path, val, spec.threads)
+
+    def score(path):  # (top-1, agreement with FP32's predictions)
+        top1, preds = predictions(path, val, spec.threads)
+        return top1, agreement(preds, fp32_preds)
+
     sample = val.first(1)
-    res = fit_budget(prepared, out, spec, cache, images, lambda p: top1(p, val, spec.threads),
-                     lambda p: latency_ms(p, sample, spec.threads), fp32_top1, work, spec.threads, log)
+    res = fit_budget(prepared, out, spec, cache, images, score, lambda p: latency_ms(p, sample, spec.threads),
+                     fp32_top1, work, spec.threads, log)
     res.steps.insert(0, {"step": "fp32", "fp32_nodes": None, "kept": [], "added": [], "top1": fp32_top1, "drop": 0.0,
-                         "met": True, "latency_ms_p50": latency_ms(fp32_path, sample, spec.threads), "latency_cost_ms": None})
+                         "agreement": 100.0, "met": True, "latency_ms_p50": latency_ms(fp32_path, sample, spec.threads),
+                         "latency_cost_ms": None})
     chosen = next(s for s in res.steps if s["step"] == res.chosen_step)
     return {**info, **res.summary(), "int8_nodes": len(quantized_nodes(out)), "top1": chosen["top1"],
-            "drop": chosen["drop"]}
+            "drop": chosen["drop"], "agreement": chosen["agreement"]}
 
 
 def _write_model(src: Path, dst: Path, meta: ArtifactMetadata) -> None:

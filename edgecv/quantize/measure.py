@@ -29,9 +29,20 @@ def relative_error(out: np.ndarray, ref: np.ndarray) -> float:
 
 def top1(path: str | Path, evalset, threads: int | None = None) -> float:
     """Top-1 (percent) of the file on an edgecv EvalSet."""
+    return predictions(path, evalset, threads)[0]
+
+
+def predictions(path: str | Path, evalset, threads: int | None = None) -> tuple[float, np.ndarray]:
+    """(top-1 percent, each image's predicted class) of the file on an edgecv EvalSet."""
     from ..eval.logits import score_runner
 
-    return float(score_runner(onnx_runner(path, threads), evalset)[0]["top1"])
+    scores, out = score_runner(onnx_runner(path, threads), evalset)
+    return float(scores["top1"]), out.argmax(1)
+
+
+def agreement(preds: np.ndarray, reference: np.ndarray) -> float:
+    """Percent of images whose predicted class equals the reference's (the benchmark's `agreement`)."""
+    return round(float((preds == reference).mean() * 100), 2)
 
 
 def latency_ms(path: str | Path, sample: np.ndarray, threads: int | None = None, load=None, **timing) -> float:

@@ -15,8 +15,9 @@ BACKEND = "onnxruntime"  # the backend whose FP32 files this layer converts (QDQ
 class QuantizeSpec(BaseModel):
     """One quantization of one FP32 ONNX model.
 
-    `budget` is in top-1 points below FP32 on the validation images: with it, an INT8 model over
-    budget gets its most sensitive nodes put back into FP32, one group at a time, until it fits.
+    `budget` is in top-1 points below FP32 on the validation images, `min_agreement` in percent of those
+    images predicted as FP32 predicts them: with either, an INT8 model that misses it gets its most
+    sensitive nodes put back into FP32, one group at a time, until both hold.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -42,10 +43,25 @@ class QuantizeSpec(BaseModel):
     keep_fp32: list[str] = Field(default_factory=list, description="nodes kept in FP32 from the start: ONNX operator types "
                                  "(e.g. HardSwish, Gemm) or patterns: stem, se, hardswish, depthwise (edgecv.quantize.select)")
     budget: Optional[float] = Field(None, ge=0, description="max top-1 points below FP32; needs validation images")
+    # top-1 can hold while individual predictions flip both ways: a deployment that must give the FP32 model's
+    # answers (the benchmark marks INT8 rows under its min_int8_agreement `inaccurate`) bounds agreement instead
+    min_agreement: Optional[float] = Field(None, gt=0, le=100, description="min top-1 agreement (%) with the FP32 "
+                                           "model's predictions on the validation images; needs validation images")
     sensitivity_images: int = Field(64, ge=1, description="calibration images used to rank node sensitivity")
     group_size: Optional[int] = Field(None, ge=1, description="nodes put back to FP32 per step (default: ~5% of the quantized nodes)")
     max_fp32_fraction: float = Field(0.5, gt=0, le=1, description="give up (and suggest QAT) past this share of nodes in FP32")
     threads: Optional[int] = Field(None, ge=1, description="ONNX Runtime threads for the latency of each step")
+
+    @property
+    def has_budget(self) -> bool:
+        """Whether an accuracy requirement (points or agreement) drives the budget loop."""
+        return self.budget is not None or self.min_agreement is not None
+
+    def within_budget(self, drop: float, agreement: float | None) -> bool:
+        """Whether a model `drop` top-1 points below FP32, agreeing on `agreement` % of images, meets both limits."""
+        if self.budget is not None and drop > self.budget + 1e-9:
+            return False
+        return self.min_agreement is None or (agreement is not None and agreement >= self.min_agreement - 1e-9)
 
     @field_validator("keep_fp32", mode="before")
     @classmethod

@@ -67,6 +67,7 @@ def run(ctx, cfg: QuantizeStage, stage_dir: Path) -> dict:
             if precision == "int8" and _want_qat(cfg, rep):
                 record["qat"] = _qat(ctx, cfg, role, model, fp32, val, stage_dir, rows, sample)
                 md.append(f"QAT with KD: top-1 {record['qat']['top1']:.2f}% ({-record['qat']['drop']:+.2f} pt), "
+                          f"{record['qat']['agreement']:.2f}% agreement with FP32, "
                           f"{record['qat']['path']}\n")
             records.append(record)
     budget = q.budget if q.budget is not None else DEFAULT_ADVICE_BUDGET
@@ -83,14 +84,14 @@ def run(ctx, cfg: QuantizeStage, stage_dir: Path) -> dict:
 def _quantize(fp32_path, out, precision, calibration, cfg: QuantizeStage, val, con):
     from ..quantize.api import quantize_onnx
 
-    spec = cfg.quantize.model_copy(update={"precision": precision, **({} if precision == "int8" else {"budget": None})})
+    spec = cfg.quantize.model_copy(update={"precision": precision, **({} if precision == "int8" else {"budget": None, "min_agreement": None})})
     return quantize_onnx(fp32_path, out, precision, calibration, spec=spec, val=val, log=lambda s: con.print(f"    {s}"))
 
 
 def _want_qat(cfg: QuantizeStage, rep: dict) -> bool:
     if cfg.qat.mode == "never":
         return False
-    return cfg.qat.mode == "always" or (cfg.quantize.budget is not None and not rep.get("budget_met", True))
+    return cfg.qat.mode == "always" or (cfg.quantize.has_budget and not rep.get("budget_met", True))
 
 
 def _qat(ctx, cfg: QuantizeStage, role: str, model, fp32, val, stage_dir: Path, rows: list, sample) -> dict:
@@ -113,17 +114,19 @@ def _qat(ctx, cfg: QuantizeStage, role: str, model, fp32, val, stage_dir: Path, 
     path = stage_dir / role / f"{name}-int8-qat.onnx"
     meta = fp32.metadata.copy(precision="int8")
     export_qat_onnx(prepared, path, ctx.input_shape, meta.plain())
-    top1 = _top1(path, val, cfg.quantize.threads)
+    from ..quantize.measure import agreement, predictions
+
+    top1, preds = predictions(path, val, cfg.quantize.threads)
+    agree = agreement(preds, predictions(fp32.path, val, cfg.quantize.threads)[1])
     fp32_top1 = next(r["top1"] for r in rows if r.get("role") == role and r["precision"] == REFERENCE_PRECISION)
     meta.extra["quantization"] = {"method": "qat", "teacher": t_role, "epochs": summary["epochs_run"],
-                                  "fp32_top1": fp32_top1, "top1": top1}
+                                  "fp32_top1": fp32_top1, "top1": top1, "agreement": agree}
     Artifact(path, BACKEND, meta).save_metadata()
     ctx.add_artifact(_entry(f"{name}-qat", "int8", path, method="qat"), role)
     rows.append(_row(role, f"{name}-qat", "int8", path, top1, sample, cfg.quantize.threads))
     drop = round(fp32_top1 - top1, 3)
-    budget = cfg.quantize.budget
-    return {"path": str(path), "teacher": t_role, "top1": top1, "drop": drop,
-            "budget_met": budget is None or drop <= budget, "epochs": summary["epochs_run"]}
+    return {"path": str(path), "teacher": t_role, "top1": top1, "drop": drop, "agreement": agree,
+            "budget_met": cfg.quantize.within_budget(drop, agree), "epochs": summary["epochs_run"]}
 
 
 def _fp32_artifact(ctx, role: str, model, stage_dir: Path):

@@ -43,6 +43,8 @@ def test_fp16(onnx20, tmp_path):
     (["--calib-data", "{empty}"], "holds no images"),
     (["--calib-data", "{missing}"], "holds no images"),
     (["--budget", "0.5", "--calib-data", "{empty}"], "--budget needs --val-data"),
+    (["--min-agreement", "98.5", "--calib-data", "{empty}"], "--min-agreement needs --val-data"),
+    (["--min-agreement", "101", "--calib-data", "{empty}", "--val-data", "{empty}"], "--min-agreement: Input should be less than or equal to 100"),
 ])
 def test_errors_are_one_line(onnx20, tmp_path, capsys, extra, message):
     (tmp_path / "empty").mkdir()
