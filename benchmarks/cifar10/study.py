@@ -27,7 +27,8 @@ schedules are far from converged: `--scale 10` is closer to a real CIFAR schedul
 Students: cifar_mobilenetv2_050, cifar_mobilenetv3_small_100, cifar_squeezenet1_1 (edgecv/models/cifar_mobile.py:
 8x downsampling for 32 px, heads scaled with width). `--scale 2` doubles every schedule.
 
-After the parts, one interleaved timing pass (edgecv.bench.time_interleaved, `--rounds` round-robin rounds,
+After the parts, every ONNX Runtime INT8 artifact under the INT8 agreement minimum (98.5 %) gets a sibling row,
+`<name>-agree`, from the quantizer's budget loop with `min_agreement` (agreement_pass). Then one interleaved timing pass (edgecv.bench.time_interleaved, `--rounds` round-robin rounds,
 batch 1, `--threads`) times every ONNX Runtime and TFLite artifact beside the teacher's FP32 build on the same
 runtime, so the speed-ups compare numbers measured side by side; PyTorch rows keep their parts' timing. Then
 it writes DIR/ledger (results.json, report.md, pareto.png), DIR/study.md (the table, the targets beside the
@@ -130,6 +131,75 @@ def study_rows(results: dict[str, dict]) -> list[dict]:
     return rows
 
 
+AGREE_SUFFIX = "-agree"
+
+
+def agreement_pass(rows: list[dict], args, console) -> None:
+    """Each ONNX Runtime INT8 row under the INT8 agreement minimum gets a sibling (`<name>-agree`) from the
+    quantizer's budget loop with `min_agreement`: its most sensitive nodes go back to FP32 until it predicts
+    as the FP32 file does on >= the minimum of a stratified half of the val images. (Train images would not do:
+    the models have seen them, and agree on them almost always.) The sibling's row is scored on all val images
+    like every row, and its reason gives its agreement on the half the loop never saw. Resumable: a built
+    sibling is reused."""
+    import numpy as np
+
+    from edgecv.backends import Artifact
+    from edgecv.bench import INT8_MIN_AGREEMENT, EvalSet
+    from edgecv.bench.harness import Thresholds, judge, size_mb
+    from edgecv.data import CalibrationSource
+    from edgecv.data.folder import image_folder
+    from edgecv.data.subset import stratified_subset
+    from edgecv.data.transforms import build_transform
+    from edgecv.quantize import QuantizeSpec, quantize_onnx
+    from edgecv.quantize.measure import agreement, predictions
+    from edgecv.utils.io import write_json
+
+    missed = [r for r in rows if r.get("backend") == "onnxruntime" and r.get("precision") == "int8"
+              and r.get("status") == "inaccurate" and r.get("path") and not r["name"].endswith(AGREE_SUFFIX)]
+    for r in missed:
+        src = next((f for f in rows if (f.get("part"), f.get("role"), f.get("name"), f.get("backend")) ==
+                    (r["part"], r["role"], r["name"], "onnxruntime") and f.get("precision") == "fp32" and f.get("path")), None)
+        if src is None:
+            continue
+        meta = Artifact.from_path(src["path"], "onnxruntime").metadata
+        # the CIFAR models' data config (crop_pct 1.0): the 32 px images as they are, as in the runs
+        transform = build_transform(False, meta.image_size, meta.mean, meta.std, None, 1.0)
+        out = args.out / "parts" / r["part"] / "int8_min_agreement" / Path(r["path"]).name.replace("-int8", "-int8-agree")
+        record_file = out.with_suffix(".result.json")
+        if not (out.is_file() and record_file.is_file()):
+            console.print(f"[bold]{r['part']}[/]: {r['name']} ONNX Runtime INT8 agrees {r['agreement']:.2f}% < "
+                          f"{INT8_MIN_AGREEMENT}%: budget loop with min_agreement")
+            train = image_folder(SHARED / "cifar10" / "train", transform)
+            val_ds = image_folder(SHARED / "cifar10" / "val", transform)
+            if args.max_val:
+                val_ds = stratified_subset(val_ds, args.max_val, 0)
+            tuning = stratified_subset(val_ds, len(val_ds) // 2, 1)
+            spec = QuantizeSpec(min_agreement=INT8_MIN_AGREEMENT, threads=args.threads)
+            res = quantize_onnx(src["path"], out, "int8", CalibrationSource(train, 256, 32, 0), spec=spec,
+                                val=EvalSet(tuning, train.classes, batch_size=250),
+                                log=lambda line: console.print(f"    {line}"))
+            val = EvalSet(val_ds, train.classes, batch_size=250)
+            top1, preds = predictions(out, val, args.threads)
+            ref = predictions(src["path"], val, args.threads)[1]
+            unseen = np.ones(len(val_ds), bool)
+            unseen[tuning.indices] = False
+            rep = res.report
+            write_json(record_file, {"top1": top1, "agreement": agreement(preds, ref),
+                                     "unseen_agreement": agreement(preds[unseen], ref[unseen]),
+                                     "tuning_agreement": rep["agreement"], "tuning_met": rep["budget_met"],
+                                     "fp32_nodes": len(rep["kept_fp32"]), "int8_nodes": rep["int8_nodes"],
+                                     "steps": len(rep["steps"]) - 2})
+        rec = json.loads(record_file.read_text())
+        status, reason = judge({"agreement": rec["agreement"], "parity_on": "val", "top1": rec["top1"],
+                                "reference_top1": src.get("top1")}, Thresholds(min_int8_agreement=INT8_MIN_AGREEMENT),
+                               integer=True)
+        kept = (f"min-agreement loop: {rec['fp32_nodes']} of {rec['fp32_nodes'] + rec['int8_nodes']} nodes kept FP32; "
+                f"agreement {rec['tuning_agreement']:.2f}% on the val half it tuned on, {rec['unseen_agreement']:.2f}% on the other")
+        rows.insert(rows.index(r) + 1, {**r, "name": r["name"] + AGREE_SUFFIX, "path": str(out), "top1": rec["top1"],
+                                        "agreement": rec["agreement"], "status": status, "size_mb": size_mb(out),
+                                        "reason": "; ".join(x for x in (reason, kept) if x)})
+
+
 def interleaved_pass(rows: list[dict], args, console) -> None:
     """Re-time every ORT/TFLite artifact (batch 1) interleaved with the teacher's FP32 build on the same
     runtime; replaces their p50/p90/p99 and keeps the parts' own p50 as `latency_ms_p50_part`."""
@@ -193,12 +263,21 @@ def targets(rows: list[dict], results: dict[str, dict]) -> list[dict]:
     speed = cache_speedup(results)
     if speed:
         out.append({"target": "cached KD epoch >= 2x faster than a live one", "measured": speed["text"], "met": speed["ratio"] >= 2})
-    for precision, floor in (("int8", 98.5), ("fp32", 99.5)):
-        bad = [r for r in rows if r.get("precision") == precision and r.get("backend") in BACKENDS
-               and r.get("agreement") is not None and r["agreement"] < floor]
-        n = sum(1 for r in rows if r.get("precision") == precision and r.get("backend") in BACKENDS and r.get("agreement") is not None)
-        out.append({"target": f"every {precision.upper()} artifact >= {floor} % agreement with its source",
-                    "measured": f"{n - len(bad)} of {n}" + ("; below: " + ", ".join(f"{r['role']} {r['backend']} {r['agreement']:.2f} %" for r in bad) if bad else ""),
+    judged = [r for r in rows if r.get("backend") in BACKENDS and r.get("agreement") is not None]
+    plain = [r for r in judged if not r["name"].endswith(AGREE_SUFFIX)]
+    repaired = {(r["part"], r["role"], r["name"].removesuffix(AGREE_SUFFIX), r["backend"]): r
+                for r in judged if r["name"].endswith(AGREE_SUFFIX)}
+    after_loop = [repaired.get((r["part"], r["role"], r["name"], r["backend"]), r) if r.get("precision") == "int8" else r
+                  for r in plain]
+    for label, pool, precision, floor in (("plain PTQ", plain, "int8", 98.5),
+                                          ("ORT rows from the min-agreement loop where plain PTQ missed", after_loop, "int8", 98.5),
+                                          (None, plain, "fp32", 99.5)):
+        if label and label.startswith("ORT") and not repaired:
+            continue
+        mine = [r for r in pool if r.get("precision") == precision]
+        bad = [r for r in mine if r["agreement"] < floor]
+        out.append({"target": f"every {precision.upper()} artifact >= {floor} % agreement with its source" + (f" ({label})" if label else ""),
+                    "measured": f"{len(mine) - len(bad)} of {len(mine)}" + ("; below: " + ", ".join(f"{r['role']} {r['backend']} {r['agreement']:.2f} %" for r in bad) if bad else ""),
                     "met": not bad})
     return out
 
@@ -273,6 +352,7 @@ def main() -> int:
             results[name]["folder"] = str(folder)
 
     rows = study_rows(results)
+    agreement_pass(rows, args, console)
     interleaved_pass(rows, args, console)
     add_speedups(rows)
     env = fingerprint(args.threads)
