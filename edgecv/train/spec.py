@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class TrainSpec(BaseModel):
@@ -36,6 +36,12 @@ class TrainSpec(BaseModel):
                                    "processes share the cores")
     keep: Literal["best", "last"] = Field("best", description="weights kept at the end: the best val epoch, or the "
                                                                "last (val then only reports, and may be left out)")
+
+    @field_validator("amp", mode="before")
+    @classmethod
+    def _yaml_off(cls, v):
+        # YAML 1.1 (yaml.safe_load, recipes and --set alike) reads a bare `off` as False
+        return "off" if v is False else v
 
     @model_validator(mode="after")
     def _early_stopping_needs_best(self):
