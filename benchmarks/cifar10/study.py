@@ -259,7 +259,9 @@ def targets(rows: list[dict], results: dict[str, dict]) -> list[dict]:
     teacher = {r["backend"]: r for r in rows if r.get("role") == "teacher" and r.get("precision") == "fp32"}
     best = None
     for r in rows:
-        if r.get("backend") not in BACKENDS or r.get("role") == "teacher" or r.get("status") != "ok":
+        # the teacher's own INT8 builds are candidates too; only its FP32 build is the reference
+        if r.get("backend") not in BACKENDS or r.get("status") != "ok" or \
+                (r.get("role") == "teacher" and r.get("precision") == "fp32"):
             continue
         ref = teacher.get(r["backend"])
         if ref is None or r.get("top1") is None or ref.get("top1") is None:
