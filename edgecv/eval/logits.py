@@ -45,12 +45,17 @@ def topk(logits: np.ndarray, targets: np.ndarray, restricted: np.ndarray | None 
     return out
 
 
+def agreement(preds: np.ndarray, reference: np.ndarray) -> float:
+    """Percent of images whose predicted class equals the reference's, to 2 decimals."""
+    return round(float((preds == reference).mean() * 100), 2)
+
+
 def parity(logits: np.ndarray, reference: np.ndarray) -> dict:
     """Top-1 agreement (percent) and max abs difference of logits against the reference."""
     if logits.shape != reference.shape:
         raise ValueError(f"artifact outputs {logits.shape[1:]} per image but the PyTorch source gives {reference.shape[1:]}")
     return {
-        "agreement": round(float((logits.argmax(1) == reference.argmax(1)).mean() * 100), 2),
+        "agreement": agreement(logits.argmax(1), reference.argmax(1)),
         "max_abs_diff": float(np.abs(logits - reference).max()),
     }
 

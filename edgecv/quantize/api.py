@@ -95,7 +95,8 @@ def _int8(fp32_path: Path, out: Path, spec: QuantizeSpec, calibration, val, work
         quantize_qdq(prepared, out, spec, cache, images)
         return {**info, "int8_nodes": len(quantized_nodes(out)), "kept_fp32": []}
     from .budget import fit_budget
-    from .measure import agreement, latency_ms, predictions
+    from ..eval.logits import agreement
+    from .measure import latency_ms, predictions
 
     fp32_top1, fp32_preds = predictions(fp32_path, val, spec.threads)
 

@@ -40,10 +40,6 @@ def predictions(path: str | Path, evalset, threads: int | None = None) -> tuple[
     return float(scores["top1"]), out.argmax(1)
 
 
-def agreement(preds: np.ndarray, reference: np.ndarray) -> float:
-    """Percent of images whose predicted class equals the reference's (the benchmark's `agreement`)."""
-    return round(float((preds == reference).mean() * 100), 2)
-
 
 def latency_ms(path: str | Path, sample: np.ndarray, threads: int | None = None, load=None, **timing) -> float:
     """Median batch latency in ms of the file on `sample`; with `load` (an OtherLoad), what other

@@ -114,7 +114,8 @@ def _qat(ctx, cfg: QuantizeStage, role: str, model, fp32, val, stage_dir: Path, 
     path = stage_dir / role / f"{name}-int8-qat.onnx"
     meta = fp32.metadata.copy(precision="int8")
     export_qat_onnx(prepared, path, ctx.input_shape, meta.plain())
-    from ..quantize.measure import agreement, predictions
+    from ..eval.logits import agreement
+    from ..quantize.measure import predictions
 
     top1, preds = predictions(path, val, cfg.quantize.threads)
     agree = agreement(preds, predictions(fp32.path, val, cfg.quantize.threads)[1])

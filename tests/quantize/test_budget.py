@@ -43,7 +43,8 @@ def test_loose_budget_keeps_everything_int8(onnx20, calib, val1000, tmp_path):
 def test_min_agreement_keeps_nodes_until_predictions_agree(onnx20, calib, val1000, fp32_preds, tmp_path):
     """A required agreement above what plain INT8 reaches makes the loop keep nodes in FP32 until the saved
     model, checked independently here, predicts as FP32 does on that share of images."""
-    from edgecv.quantize.measure import agreement, logits
+    from edgecv.eval.logits import agreement
+    from edgecv.quantize.measure import logits
 
     plain = quantize_onnx(onnx20.path, tmp_path / "plain.onnx", "int8", calib,
                           spec=QuantizeSpec(per_channel=False, threads=2))
