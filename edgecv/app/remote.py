@@ -188,7 +188,8 @@ def _plan_upload(art, data, class_map, reference) -> tuple[Upload, list[str]]:
     copy whose recorded source checkpoint (the default parity reference) points at the copy sent along."""
     up = Upload()
     args: list[str] = []
-    up.files[art.path.name] = art.path
+    for f in art.files():  # the model file and what it needs beside it (OpenVINO's weights .bin)
+        up.files[f.name] = f
     side = art.sidecar()
     if side.is_file():
         meta = json.loads(side.read_text(encoding="utf-8"))

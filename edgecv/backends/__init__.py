@@ -8,6 +8,8 @@ BACKEND_MODULES: list[str] = [
     "onnxruntime_backend",
     "tflite",
     "tensorrt",
+    "openvino",
+    "executorch",
 ]
 
 # Backends edgecv knows whose module is not part of this version: name -> the pip extra that will

@@ -3,6 +3,7 @@
 A backend is one small object registered by name:
 
     name, suffix, extra, format         # "onnxruntime", ".onnx", "onnx" (the pip extra), "onnx"
+    companions                          # suffixes of files an artifact needs beside it, e.g. (".bin",)
     precisions: {name: Precision}       # what it can run, and whether building it needs calibration data
     available() -> (bool, reason)       # never imports a missing library at module import
     build(model, sample, precision, calibration, out_dir, options) -> Artifact
@@ -74,6 +75,12 @@ class Artifact:
     def sidecar(self) -> Path:
         return Path(str(self.path) + METADATA_SUFFIX)
 
+    def files(self) -> list[Path]:
+        """The model file and the files it needs beside it (OpenVINO's weights .bin): what copying,
+        sending or measuring the artifact must include. Companions share its name, with their own suffix."""
+        companions = BACKENDS.get(self.backend).companions if self.backend in BACKENDS else ()
+        return [self.path, *(self.path.with_suffix(s) for s in companions)]
+
     def save_metadata(self) -> Path:
         return write_json(self.sidecar(), {"backend": self.backend, **asdict(self.metadata)})
 
@@ -132,6 +139,7 @@ class Backend(Protocol):
     suffix: str  # file suffix of its artifacts, e.g. ".onnx"
     extra: str  # pip extra that installs it, e.g. "onnx"; "" for the core install
     format: str  # the format name users may give instead of the backend name, e.g. "onnx"
+    companions: tuple[str, ...]  # suffixes of the files an artifact needs beside it (same name), e.g. (".bin",)
     options: tuple[str, ...]  # backend-specific build options, e.g. ("layout",)
 
     @property
@@ -186,6 +194,7 @@ class BaseBackend:
     """
 
     name = suffix = extra = format = ""
+    companions: tuple[str, ...] = ()  # most artifacts are one file
     modules: tuple[str, ...] = ()  # import names the backend needs
     options: tuple[str, ...] = ()
     builder_hint = ""  # what to install or import when a precision has no builder yet

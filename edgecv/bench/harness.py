@@ -52,7 +52,7 @@ def benchmark_artifact(artifact: Artifact | str | Path, data=None, batches: Sequ
         **dict.fromkeys(LEDGER_FIELDS),
         "name": name or meta.source_model or artifact.path.stem, "backend": artifact.backend,
         "precision": meta.precision, "source_model": meta.source_model, "path": str(artifact.path),
-        "threads": threads, "size_mb": size_mb(artifact.path), **(extra or {}),
+        "threads": threads, "size_mb": size_mb(*artifact.files()), **(extra or {}),
     }
     base.update(model_profile(artifact, reference_model))
     rows = lambda status, reason=None, **kw: [  # noqa: E731  one row per batch size
@@ -127,9 +127,11 @@ def input_chw(input_shape, path) -> tuple[int, int, int]:
     return int(c), int(h), int(w)
 
 
-def size_mb(path: Path) -> float:
-    path = Path(path)
-    total = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
+def size_mb(*paths: Path) -> float:
+    """Size of the files (a folder counts all it holds); an artifact passes all its files (Artifact.files)."""
+    total = 0
+    for path in map(Path, paths):
+        total += sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
     return round(total / 1e6, 3)
 
 

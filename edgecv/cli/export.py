@@ -71,6 +71,8 @@ def _export(args) -> int:
         if res.status != "ok":
             raise UserError(f"{res.status}: {res.error}")
         art = res.artifact
+        for f in art.files()[1:]:  # companions first (OpenVINO's weights .bin): the model file lands last
+            f.replace(out.with_suffix(f.suffix))
         art.path.replace(out)  # same folder, so an atomic rename
         art = Artifact(out, art.backend, art.metadata)
         if source:
@@ -88,7 +90,9 @@ def _export(args) -> int:
     p = parity(Predictor(art).logits(x), module_runner(model)(x))
     from rich.markup import escape
 
-    con.print(f"[green]exported[/] {escape(str(art.metadata.source_model))} -> {escape(str(out))} ({out.stat().st_size / 1e6:.2f} MB, "
+    from edgecv.bench.harness import size_mb
+
+    con.print(f"[green]exported[/] {escape(str(art.metadata.source_model))} -> {escape(str(out))} ({size_mb(*art.files()):.2f} MB, "
               f"{backend} {art.precision}, input {art.metadata.input_shape})")
     con.print(f"  parity with PyTorch on random inputs: top-1 agreement {p['agreement']:.1f}%, max |diff| {p['max_abs_diff']:.2e}")
     if art.metadata.extra.get("trtexec"):  # backends that build through TensorRT record the equivalent trtexec line
