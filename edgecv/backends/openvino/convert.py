@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 from ..base import Artifact, ArtifactMetadata
@@ -84,7 +85,7 @@ def read_ir(path: Path):
 
 def save_artifact(ov_model, path: Path, meta: ArtifactMetadata, compress_to_fp16: bool = False) -> Artifact:
     """Write `ov_model` as the IR `path` (+ .bin) with `meta` inside and in the sidecar."""
-    ov_model.set_rt_info(json.dumps(meta.plain(), default=str), [RT_INFO_KEY])
+    ov_model.set_rt_info(json.dumps(asdict(meta), default=str), [RT_INFO_KEY])
     write_ir(ov_model, Path(path), compress_to_fp16)
     art = Artifact(Path(path), BACKEND, meta)
     art.save_metadata()
