@@ -98,6 +98,36 @@ def test_thread_pool_follows_each_runner(et, small):
     assert set_threads(None) == 2
 
 
+RESIZE_SCRIPT = """
+import sys, threading, numpy as np
+from edgecv.backends import BACKENDS, Artifact
+from edgecv.backends.executorch.runner import set_threads
+b, art = BACKENDS.get("executorch"), Artifact.from_path(sys.argv[1])
+x = np.random.default_rng(0).standard_normal((3, 3, 32, 32)).astype(np.float32)
+first = b.load(art)  # on the pool as it is
+ref = first(x)
+b.load(art, 1 if set_threads(None) != 1 else 2)  # resizes the pool the first runner's method took
+def calls():
+    for _ in range(20):
+        assert np.allclose(first(x), ref, atol=1e-5)
+worker = threading.Thread(target=calls)
+worker.start()
+worker.join()
+print("ok")
+"""
+
+
+def test_runners_with_other_thread_counts_survive_each_others_pool(et, small):
+    """Resizing the pool frees the one methods loaded earlier took: without reloading them, their next
+    call crashed the process (segfault, 3 runs of 3). In a child process, so a crash fails only this test."""
+    import subprocess
+    import sys
+
+    _, art = small
+    res = subprocess.run([sys.executable, "-c", RESIZE_SCRIPT, str(art.path)], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0 and res.stdout.strip().endswith("ok"), (res.returncode, res.stderr[-2000:])
+
+
 def test_errors_are_clear(et, tmp_path):
     with pytest.raises(ValueError, match="max_batch: 1 is not a batch size >= 2"):
         et.build(torch.nn.Conv2d(3, 3, 1), SAMPLE, "fp32", None, tmp_path, {"max_batch": 1})

@@ -1,5 +1,5 @@
-"""Fixtures for the demo tests: the CIFAR ResNet-20 as ONNX and TFLite artifacts (built once), and a
-short video made with OpenCV from ../shared/data/photos."""
+"""Fixtures for the demo tests: the CIFAR ResNet-20 as ONNX, TFLite, OpenVINO and ExecuTorch artifacts
+(built once), and a short video made with OpenCV from ../shared/data/photos."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,6 +34,16 @@ def onnx_artifact(teacher20, tmp_path_factory) -> Path:  # noqa: F811
 @pytest.fixture(scope="session")
 def tflite_artifact(teacher20, tmp_path_factory) -> Path:  # noqa: F811
     return _build("tflite", teacher20, tmp_path_factory.mktemp("demo_tflite"))
+
+
+@pytest.fixture(scope="session")
+def openvino_artifact(teacher20, tmp_path_factory) -> Path:  # noqa: F811
+    return _build("openvino", teacher20, tmp_path_factory.mktemp("demo_openvino"))
+
+
+@pytest.fixture(scope="session")
+def executorch_artifact(teacher20, tmp_path_factory) -> Path:  # noqa: F811
+    return _build("executorch", teacher20, tmp_path_factory.mktemp("demo_executorch"))
 
 
 @pytest.fixture(scope="session")

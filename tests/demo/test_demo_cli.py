@@ -1,5 +1,5 @@
-"""`edgecv demo` end to end: headless runs with --save on ONNX and TFLite artifacts, an image folder, and
-the one-line errors (missing camera, missing or unreadable file, an artifact that does not fit)."""
+"""`edgecv demo` end to end: headless runs with --save on ONNX, TFLite, OpenVINO and ExecuTorch artifacts, an
+image folder, and the one-line errors (missing camera, missing or unreadable file, an artifact that does not fit)."""
 from __future__ import annotations
 
 import os
@@ -18,7 +18,7 @@ from edgecv.demo.overlay import PANEL_DIM
 from tests.demo.conftest import HOLD, VIDEO_SIZE, photo_files, read_video
 
 
-@pytest.fixture(params=["onnx", "tflite"])
+@pytest.fixture(params=["onnx", "tflite", "openvino", "executorch"])
 def artifact(request):
     return request.getfixturevalue(f"{request.param}_artifact")
 

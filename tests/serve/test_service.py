@@ -313,3 +313,33 @@ def test_a_runner_failure_is_a_json_500_and_the_server_carries_on(predictor):
         assert r.status_code == 500 and r.json() == {"detail": "inference failed: simulated runtime failure"}
         flaky.fail = False
         assert c.post("/v1/classify", content=png_bytes(), headers=PNG).status_code == 200
+
+
+@pytest.mark.parametrize("backend", ["openvino", "executorch"])
+def test_other_runtimes_serve_what_their_predictor_sees(backend, tmp_path):
+    """The service on an OpenVINO IR and an ExecuTorch program: the same answers as their Predictor, one
+    image and a batch (ExecuTorch's fixed batch of 1 is split by its runner), with the backend named."""
+    import torch
+
+    from edgecv.app import Predictor
+    from edgecv.backends.build import build_artifact
+    from edgecv.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model("cifar_resnet8", num_classes=len(CLASSES)).eval()
+    pre = {"mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25], "class_names": CLASSES}
+    res = build_artifact(backend, model, torch.zeros(1, 3, 32, 32), tmp_path, preprocess=pre)
+    if res.status == "skipped":
+        pytest.skip(res.error)
+    assert res.status == "ok", res.error
+    predictor = Predictor(res.artifact, threads=1)
+    images = [png_bytes(seed=s) for s in (5, 6, 7)]
+    with live_server(predictor, max_batch=4, max_wait_ms=5) as live, live.client() as c:
+        one = c.post("/v1/classify", content=images[0], headers=PNG, params={"topk": 3})
+        many = c.post("/v1/classify/batch", files=[("files", (f"{i}.png", b, "image/png")) for i, b in enumerate(images)])
+    assert one.status_code == 200 and many.status_code == 200, (one.text, many.text)
+    assert one.json()["backend"] == backend
+    expected = [predictor.predict(Image.open(io.BytesIO(b)), k=5) for b in images]
+    assert [p["label"] for p in one.json()["predictions"]] == expected[0].labels[:3]
+    for result, exp in zip(many.json()["results"], expected):
+        assert [p["label"] for p in result["predictions"]] == exp.labels

@@ -1,8 +1,11 @@
 """Run a .pte with ExecuTorch's Python runtime (the C++ runtime behind pybindings), and read what a
 .pte expects.
 
-The runtime's XNNPACK thread pool is process-wide: a runner sets it to its thread count when it is
-made and again before a call if something else changed it (as the torch runner does with torch's).
+The runtime's XNNPACK thread pool is process-wide, and a method takes the pool when it is loaded:
+resizing the pool (`_unsafe_reset_threadpool`, the only way the Python runtime offers) leaves methods
+loaded before it pointing at the freed pool, which crashed the process here (a segfault on the next
+call). So a runner sizes the pool before it loads its method, and a runner whose method predates a
+resize loads it again; one process-wide lock keeps pool changes and calls apart.
 """
 from __future__ import annotations
 
@@ -49,12 +52,18 @@ def _pool():
     return portable_lib
 
 
+_POOL_LOCK = threading.Lock()  # pool changes and calls, process-wide
+_pool_generation = 0  # how many times the pool was resized
+
+
 def set_threads(threads: int | None) -> int:
-    """Size the runtime's thread pool (when `threads` is given); its size now."""
+    """Size the runtime's thread pool (when `threads` is given; hold _POOL_LOCK); its size now."""
+    global _pool_generation
     pool = _pool()
     if threads and pool._threadpool_get_thread_count() != threads:
         with quiet_native_output():  # it announces the reset on stderr
-            pool._unsafe_reset_threadpool(int(threads))  # "unsafe" while a program runs: runners hold a lock
+            pool._unsafe_reset_threadpool(int(threads))
+        _pool_generation += 1
     return int(pool._threadpool_get_thread_count())
 
 
@@ -76,15 +85,20 @@ class ExecuTorchRunner:
         from ...utils.versions import package_versions
 
         self.path, self.threads = Path(path), threads
-        program = load_program(self.path)
-        self._method = program.load_method("forward")
+        with _POOL_LOCK:
+            pool_threads = set_threads(threads)
+            self._load()
         sizes = list(self._method.metadata.input_tensor_meta(0).sizes())
         self.capacity = int(sizes[0])  # the planned batch: fixed, or the upper bound of a dynamic one
         self.dynamic = not isinstance(metadata.input_shape[0], int)
         self._adapt = input_adapter(metadata.layout, metadata.input_dtype, metadata.mean, metadata.std)
-        self._lock = threading.Lock()
         self.info = {"device": "cpu (xnnpack)", "runtime": f"executorch {package_versions(['executorch']).get('executorch')}",
-                     "threads": set_threads(threads), "planned_batch": self.capacity, "dynamic_batch": self.dynamic}
+                     "threads": pool_threads, "planned_batch": self.capacity, "dynamic_batch": self.dynamic}
+
+    def _load(self) -> None:
+        """(Re)load `forward` on the pool as it is now (hold _POOL_LOCK)."""
+        self._method = load_program(self.path).load_method("forward")
+        self._generation = _pool_generation
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         import torch
@@ -92,8 +106,10 @@ class ExecuTorchRunner:
         x = np.ascontiguousarray(batch, dtype=np.float32)
         x = self._adapt(x) if self._adapt is not None else x
         outs = []
-        with self._lock:
+        with _POOL_LOCK:
             set_threads(self.threads)
+            if self._generation != _pool_generation:  # the pool this method took is gone
+                self._load()
             for s in range(0, len(x), self.capacity):
                 chunk = x[s : s + self.capacity]
                 pad = 0 if self.dynamic else self.capacity - len(chunk)
