@@ -258,3 +258,41 @@ def test_upload_plan_points_the_sidecar_at_the_copied_source(artifact, cifar_sma
     ref_up, ref_args = _plan_upload(artifact, None, None, src)  # --reference wins over the recorded source
     assert ref_args == ["--reference", f"reference/{src.name}"]
     assert json.loads(ref_up.generated[artifact.sidecar().name])["extra"]["source_checkpoint"] == str(src)
+
+
+@pytest.fixture(scope="module")
+def openvino_ir(tmp_path_factory):
+    """The ResNet-20 teacher as an OpenVINO IR: two files, model.xml and its weights model.bin."""
+    from edgecv.backends.build import build_artifact
+    from edgecv.models import create_model
+
+    model = create_model("cifar_resnet20", num_classes=10, checkpoint=need_shared("teachers", "resnet20-12fca82f.th")).eval()
+    res = build_artifact("openvino", model, torch.zeros(1, 3, 32, 32), tmp_path_factory.mktemp("remote_ov"),
+                         preprocess={"class_names": CIFAR_CLASSES})
+    if res.status == "skipped":
+        pytest.skip(res.error)
+    assert res.status == "ok", res.error
+    return res.artifact
+
+
+def test_upload_plan_sends_the_weights_beside_an_ir(openvino_ir):
+    """An artifact of several files (OpenVINO's .xml and .bin) goes whole, under the same names."""
+    from edgecv.app.remote import _plan_upload
+
+    up, _ = _plan_upload(openvino_ir, None, None, None)
+    xml = openvino_ir.path
+    assert up.files == {xml.name: xml, xml.with_suffix(".bin").name: xml.with_suffix(".bin")}
+    assert set(up.generated) == {openvino_ir.sidecar().name}
+
+
+def test_remote_openvino_row_equals_the_local_one(sshd, openvino_ir, cifar_small, tmp_path, capsys):
+    common = [str(openvino_ir.path), "--data", str(cifar_small), *FAST]
+    local, remote = tmp_path / "local.json", tmp_path / "remote.json"
+    assert main(["bench", *common, "--json", str(local)]) == 0, capsys.readouterr()
+    rc = main(["bench", *common, *sshd.args(), "--json", str(remote)])
+    assert rc == 0, capsys.readouterr()
+    lrow, rrow = json.loads(local.read_text())["rows"][0], json.loads(remote.read_text())["rows"][0]
+    assert rrow["status"] == "ok" and rrow["backend"] == "openvino"
+    for key in ("top1", "top5", "size_mb", "precision", "images"):
+        assert rrow[key] == lrow[key], key
+    assert rrow["size_mb"] > 1.0  # the weights went along (the .xml alone is a few kB)

@@ -45,3 +45,35 @@ def test_export_then_benchmark_fills_the_ledger(tmp_path):
 def test_unknown_export_target_is_a_recipe_error():
     with pytest.raises(RecipeError, match="did you mean"):
         validate_recipe(_recipe([{"type": "export", "to": ["onnxx"]}]))
+
+
+def test_edgecv_run_benchmarks_four_runtimes_into_one_ledger(tmp_path):
+    """`edgecv run` of a recipe exporting to [onnx, tflite, openvino, executorch] in FP32 and INT8: every
+    runtime's rows, beside the torch reference, in the benchmark stage's one ledger."""
+    import yaml
+
+    from edgecv.backends import BACKENDS
+    from edgecv.cli import main
+
+    missing = {b: BACKENDS.get(b).available()[1] for b in ("tflite", "openvino", "executorch") if not BACKENDS.get(b).available()[0]}
+    if missing:
+        pytest.skip(f"backends not available here: {missing}")
+    raw = _recipe([
+        {"type": "export", "to": ["onnx", "tflite", "openvino", "executorch"], "precision": ["fp32", "int8"], "calib_size": 16},
+        {"type": "benchmark", "batch": [1], "threads": 1, "warmup": 1, "min_runs": 3, "min_time_s": 0},
+    ])
+    raw["student"] = {"name": "cifar_resnet8"}
+    recipe = tmp_path / "runtimes.yaml"
+    recipe.write_text(yaml.safe_dump(raw))
+    assert main(["run", str(recipe), "--out", str(tmp_path / "run")]) == 0
+
+    stage_dir = tmp_path / "run" / "stages" / "1_benchmark"
+    rows = json.loads((stage_dir / "results.json").read_text())["rows"]
+    runtimes = ("onnxruntime", "tflite", "openvino", "executorch")
+    assert {(r["backend"], r["precision"]) for r in rows} == {("torch", "fp32"), *((b, p) for b in runtimes for p in ("fp32", "int8"))}
+    for r in rows:
+        assert r["status"] in ("ok", "inaccurate") and r["latency_ms_p50"] > 0 and r["images"] == 40, r
+        if r["precision"] == "fp32" and r["backend"] != "torch":
+            assert r["status"] == "ok" and r["agreement"] == 100.0, r
+    report = (stage_dir / "report.md").read_text()
+    assert all(re.search(rf"\| {b} \|", report) for b in runtimes)
