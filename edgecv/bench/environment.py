@@ -8,7 +8,8 @@ import subprocess
 from datetime import datetime, timezone
 
 LIBRARIES = ("edgecv", "torch", "torchvision", "timm", "numpy", "onnx", "onnxruntime", "onnxruntime-gpu",
-             "onnxslim", "torch-pruning", "ai-edge-litert", "litert-torch", "tensorrt", "pycuda")
+             "onnxslim", "torch-pruning", "ai-edge-litert", "litert-torch", "tensorrt", "pycuda", "openvino", "nncf",
+             "executorch", "torchao")
 
 
 def cpu_model() -> str:

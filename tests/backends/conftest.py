@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tests.bench.conftest import teacher20  # noqa: F401  (shared fixture: the pretrained ResNet-20)
 from tests.conftest import SHARED
 
 

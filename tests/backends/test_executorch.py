@@ -9,7 +9,6 @@ import torch
 from edgecv.backends import BACKENDS, Artifact
 from tests.backends.conftest import check_int8_row, need_backend
 from tests.bench.conftest import CIFAR_CLASSES
-from tests.conftest import need_shared
 
 SAMPLE = torch.zeros(1, 3, 32, 32)
 
@@ -20,15 +19,8 @@ def et():
 
 
 @pytest.fixture(scope="module")
-def teacher():
-    from edgecv.models import create_model
-
-    return create_model("cifar_resnet20", checkpoint=need_shared("teachers", "resnet20-12fca82f.th")).eval()
-
-
-@pytest.fixture(scope="module")
-def int8(et, teacher, cifar_calibration, tmp_path_factory):
-    return et.build(teacher, SAMPLE, "int8", cifar_calibration, tmp_path_factory.mktemp("et_int8"),
+def int8(et, teacher20, cifar_calibration, tmp_path_factory):
+    return et.build(teacher20, SAMPLE, "int8", cifar_calibration, tmp_path_factory.mktemp("et_int8"),
                     {"preprocess": {"class_names": CIFAR_CLASSES}})
 
 
@@ -48,13 +40,13 @@ def test_registered_with_its_extra():
     assert set(b.precisions) == {"fp32", "int8"} and b.precisions["int8"].needs_calibration
 
 
-def test_int8_on_cifar_val_reaches_the_int8_minimum_or_is_marked(et, int8, teacher, cifar_val):
+def test_int8_on_cifar_val_reaches_the_int8_minimum_or_is_marked(et, int8, teacher20, cifar_val):
     from edgecv.bench import TimingConfig, benchmark_artifact
 
     q = int8.metadata.extra["quantization"]
     assert q["quantizer"] == "XNNPACKQuantizer" and q["calibration_images"] == 256
     assert int8.metadata.extra["delegation"]["xnnpack_subgraphs"] >= 1
-    row = benchmark_artifact(int8, data=cifar_val, threads=2, batches=[1, 8], reference_model=teacher,
+    row = benchmark_artifact(int8, data=cifar_val, threads=2, batches=[1, 8], reference_model=teacher20,
                              timing=TimingConfig(warmup=1, min_runs=3, min_time_s=0))
     check_int8_row(row[0])
     assert row[1]["status"] == "skipped" and "fixed batch of 1" in row[1]["reason"]  # what apps run: batch 1
@@ -67,7 +59,7 @@ def test_the_program_describes_itself(et, int8):
     assert seen.extra["outputs"] == [[1, 10]] and seen.extra["params"] == pytest.approx(269_722, rel=0.01)
 
 
-def test_fixed_batch_runner_takes_any_batch(et, int8, teacher):
+def test_fixed_batch_runner_takes_any_batch(et, int8):
     x = np.random.default_rng(0).standard_normal((5, 3, 32, 32)).astype(np.float32)
     run = et.load(int8, threads=1)
     assert run.info["planned_batch"] == 1 and not run.info["dynamic_batch"]

@@ -20,22 +20,15 @@ def ov():
 
 
 @pytest.fixture(scope="module")
-def teacher():
-    from edgecv.models import create_model
-
-    return create_model("cifar_resnet20", checkpoint=need_shared("teachers", "resnet20-12fca82f.th")).eval()
-
-
-@pytest.fixture(scope="module")
-def built(ov, teacher, cifar_calibration, tmp_path_factory):
+def built(ov, teacher20, cifar_calibration, tmp_path_factory):
     """The ResNet-20 teacher: FP32 through both converters, FP16 and INT8 from the ONNX one."""
     out = tmp_path_factory.mktemp("openvino")
-    fp32 = ov.build(teacher, SAMPLE, "fp32", None, out / "onnx")
+    fp32 = ov.build(teacher20, SAMPLE, "fp32", None, out / "onnx")
     return {
         "fp32": fp32,
-        "fp32-torch": ov.build(teacher, SAMPLE, "fp32", None, out / "torch", {"convert_from": "torch"}),
-        "fp16": ov.build(teacher, SAMPLE, "fp16", None, out / "fp16", {"source": fp32}),
-        "int8": ov.build(teacher, SAMPLE, "int8", cifar_calibration, out / "int8", {"source": fp32}),
+        "fp32-torch": ov.build(teacher20, SAMPLE, "fp32", None, out / "torch", {"convert_from": "torch"}),
+        "fp16": ov.build(teacher20, SAMPLE, "fp16", None, out / "fp16", {"source": fp32}),
+        "int8": ov.build(teacher20, SAMPLE, "int8", cifar_calibration, out / "int8", {"source": fp32}),
     }
 
 
@@ -54,9 +47,9 @@ def test_registered_with_its_extra_and_weights_file():
     assert b.precisions["int8"].needs_calibration and b.precisions["int8"].integer
 
 
-def test_both_converters_match_pytorch_and_the_file_describes_itself(ov, built, teacher, images):
+def test_both_converters_match_pytorch_and_the_file_describes_itself(ov, built, teacher20, images):
     with torch.no_grad():
-        ref = teacher(torch.from_numpy(images)).numpy()
+        ref = teacher20(torch.from_numpy(images)).numpy()
     for key, via in (("fp32", "onnx"), ("fp32-torch", "torch")):
         art = built[key]
         assert art.files() == [art.path, art.path.with_suffix(".bin")] and all(f.is_file() for f in art.files())
@@ -68,24 +61,24 @@ def test_both_converters_match_pytorch_and_the_file_describes_itself(ov, built, 
         assert seen.extra["params"] == pytest.approx(269_722, rel=0.01)
 
 
-def test_fp16_stores_half_the_weights_and_agrees(ov, built, teacher, images):
+def test_fp16_stores_half_the_weights_and_agrees(ov, built, teacher20, images):
     fp32, fp16 = built["fp32"], built["fp16"]
     assert fp16.path.with_suffix(".bin").stat().st_size < 0.6 * fp32.path.with_suffix(".bin").stat().st_size
     assert ov.inspect(fp16.path).precision == "fp16"
     with torch.no_grad():
-        ref = teacher(torch.from_numpy(images)).numpy()
+        ref = teacher20(torch.from_numpy(images)).numpy()
     out = ov.load(fp16, threads=1)(images)
     assert (out.argmax(1) == ref.argmax(1)).mean() >= 0.99 and np.abs(out - ref).max() < 0.1
 
 
-def test_int8_on_cifar_val_reaches_the_int8_minimum_or_is_marked(ov, built, teacher, cifar_val):
+def test_int8_on_cifar_val_reaches_the_int8_minimum_or_is_marked(ov, built, teacher20, cifar_val):
     from edgecv.bench import TimingConfig, benchmark_artifact
 
     art = built["int8"]
     assert ov.inspect(art.path).precision == "int8"  # FakeQuantize nodes in the IR
     q = art.metadata.extra["quantization"]
     assert q["tool"] == "nncf" and q["calibration_images"] == 256 and q["preset"] == "performance"
-    row = benchmark_artifact(art, data=cifar_val, threads=2, reference_model=teacher,
+    row = benchmark_artifact(art, data=cifar_val, threads=2, reference_model=teacher20,
                              timing=TimingConfig(warmup=1, min_runs=3, min_time_s=0))[0]
     check_int8_row(row)
     assert row["size_mb"] < 0.5 * benchmark_artifact(built["fp32"], threads=1, timing=TimingConfig(0, 1, 0))[0]["size_mb"]

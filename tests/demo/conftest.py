@@ -27,23 +27,21 @@ def _build(backend: str, model, out_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def onnx_artifact(teacher20, tmp_path_factory) -> Path:  # noqa: F811
-    return _build("onnx", teacher20, tmp_path_factory.mktemp("demo_onnx"))
+def artifact_for(teacher20, tmp_path_factory):  # noqa: F811
+    """backend -> the teacher's artifact for it, built once per session (a skip where it is not installed)."""
+    built: dict[str, Path] = {}
+
+    def get(backend: str) -> Path:
+        if backend not in built:
+            built[backend] = _build(backend, teacher20, tmp_path_factory.mktemp(f"demo_{backend}"))
+        return built[backend]
+
+    return get
 
 
 @pytest.fixture(scope="session")
-def tflite_artifact(teacher20, tmp_path_factory) -> Path:  # noqa: F811
-    return _build("tflite", teacher20, tmp_path_factory.mktemp("demo_tflite"))
-
-
-@pytest.fixture(scope="session")
-def openvino_artifact(teacher20, tmp_path_factory) -> Path:  # noqa: F811
-    return _build("openvino", teacher20, tmp_path_factory.mktemp("demo_openvino"))
-
-
-@pytest.fixture(scope="session")
-def executorch_artifact(teacher20, tmp_path_factory) -> Path:  # noqa: F811
-    return _build("executorch", teacher20, tmp_path_factory.mktemp("demo_executorch"))
+def onnx_artifact(artifact_for) -> Path:
+    return artifact_for("onnx")
 
 
 @pytest.fixture(scope="session")

@@ -19,8 +19,8 @@ from tests.demo.conftest import HOLD, VIDEO_SIZE, photo_files, read_video
 
 
 @pytest.fixture(params=["onnx", "tflite", "openvino", "executorch"])
-def artifact(request):
-    return request.getfixturevalue(f"{request.param}_artifact")
+def artifact(request, artifact_for):
+    return artifact_for(request.param)
 
 
 def _one_line_error(capfd) -> str:

@@ -20,7 +20,8 @@ import numpy as np
 from ...utils.errors import first_line
 from ...utils.io import quiet_native_output
 from ..base import ArtifactMetadata
-from ..layout import guess_layout, input_adapter
+from ..layout import input_adapter
+from ..metadata import file_metadata
 
 _DTYPES = {0: "uint8", 1: "int8", 3: "int32", 4: "int64", 5: "float16", 6: "float32", 7: "float64"}  # c10 ScalarType
 
@@ -132,19 +133,11 @@ def describe_pte(path: Path) -> ArtifactMetadata:
     if info.num_inputs() != 1:
         raise ValueError(f"{path}: expected one image input, 'forward' takes {info.num_inputs()}")
     tensor = info.input_tensor_meta(0)
-    shape = [int(d) for d in tensor.sizes()]
-    if len(shape) != 4:
-        raise ValueError(f"{path}: input has shape {shape}; an image classifier takes a 4-D NCHW or NHWC batch")
-    layout = guess_layout(shape)
-    if layout == "NHWC":
-        shape = [shape[0], shape[3], shape[1], shape[2]]
-    meta = ArtifactMetadata(source_model=Path(path).stem, input_shape=shape, layout=layout,
-                            input_dtype=_DTYPES.get(int(tensor.dtype()), "float32"))
+    embedded = None
     if METADATA_METHOD in program.method_names:
-        saved = json.loads(program.load_method(METADATA_METHOD).execute([])[0])
-        known = set(ArtifactMetadata.__dataclass_fields__) - {"layout", "input_dtype"}
-        for k, v in saved.items():
-            if k in known:
-                setattr(meta, k, v)
+        embedded = json.loads(program.load_method(METADATA_METHOD).execute([])[0])
+    # the program's input is its planned (largest) batch; edgecv's metadata says whether the batch is dynamic
+    meta = file_metadata(path, [int(d) for d in tensor.sizes()], _DTYPES.get(int(tensor.dtype()), "float32"), embedded,
+                         from_file=("layout", "input_dtype"))
     meta.extra["outputs"] = [[int(d) for d in info.output_tensor_meta(i).sizes()] for i in range(info.num_outputs())]
     return meta

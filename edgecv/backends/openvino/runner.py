@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from ..base import ArtifactMetadata
-from ..layout import guess_layout, input_adapter
+from ..layout import input_adapter
+from ..metadata import file_metadata
 
 
 @functools.lru_cache(maxsize=1)
@@ -68,19 +69,9 @@ def describe_ir(path: Path) -> ArtifactMetadata:
     if len(model.inputs) != 1:
         raise ValueError(f"{path}: expected one image input, the model has {len(model.inputs)}")
     inp = model.inputs[0]
-    shape = _dims(inp.get_partial_shape())
-    if len(shape) != 4:
-        raise ValueError(f"{path}: input has shape {shape}; an image classifier takes a 4-D NCHW or NHWC batch")
-    layout = guess_layout(shape)
-    if layout == "NHWC":
-        shape = [shape[0], shape[3], shape[1], shape[2]]
-    meta = ArtifactMetadata(source_model=Path(path).stem, input_shape=shape, layout=layout,
-                            input_dtype=np.dtype(inp.get_element_type().to_dtype()).name, precision=_precision(model))
-    if model.has_rt_info([RT_INFO_KEY]):
-        known = set(ArtifactMetadata.__dataclass_fields__) - {"input_shape", "layout", "input_dtype"}
-        for k, v in json.loads(model.get_rt_info([RT_INFO_KEY]).astype(str)).items():
-            if k in known:
-                setattr(meta, k, v)
+    embedded = json.loads(model.get_rt_info([RT_INFO_KEY]).astype(str)) if model.has_rt_info([RT_INFO_KEY]) else None
+    meta = file_metadata(path, _dims(inp.get_partial_shape()), np.dtype(inp.get_element_type().to_dtype()).name,
+                         embedded, precision=_precision(model))
     meta.extra["outputs"] = [_dims(o.get_partial_shape()) for o in model.outputs]
     meta.extra["params"] = _params(model)
     return meta
