@@ -48,3 +48,22 @@ def test_a_bad_option_value_fails_that_artifact_only(tmp_path):
     by = {a["backend"]: a for a in ctx.artifacts}
     assert by["torch"]["status"] == "export_failed" and "device must be cpu, cuda or cuda:N" in by["torch"]["error"]
     assert by["onnxruntime"]["status"] == "ok"
+
+
+def test_a_recipe_budget_drives_openvinos_accuracy_controlled_int8(tmp_path):
+    """`options: {openvino: {max_drop: ...}}`: NNCF's accuracy-controlled quantization, judged on labelled
+    training images calibration did not use; the FP32 build of the same stage ignores the INT8-only option."""
+    from edgecv.backends import BACKENDS
+
+    ok, why = BACKENDS.get("openvino").available()
+    if not ok:
+        pytest.skip(why)
+    raw = _recipe([{"type": "export", "to": ["openvino"], "precision": ["fp32", "int8"], "calib_size": 16,
+                    "options": {"openvino": {"max_drop": 2.0, "accuracy_images": 40}}}])
+    raw["student"] = {"name": "cifar_resnet8"}
+    ctx = edgecv.run(validate_recipe(raw), out_dir=tmp_path / "run")
+    by = {a["precision"]: a for a in ctx.artifacts}
+    assert by["fp32"]["status"] == "ok" and by["int8"]["status"] == "ok", by
+    q = json.loads(open(by["int8"]["path"] + ".edgecv.json").read())["extra"]["quantization"]
+    assert q["budget_metric"] == "top1" and q["max_drop"] == 2.0 and q["accuracy_images"] == 40
+    assert q["calibration_images"] == 16 and q["met"] == (q["drop"] <= 2.0)
