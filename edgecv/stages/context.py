@@ -138,7 +138,12 @@ class RunContext:
         return Artifact.from_path(hits[-1]["path"], backend) if hits else None
 
     def add_result(self, row: dict) -> None:
-        """Add or replace a ledger row (keyed by name, role, backend, precision and batch)."""
+        """Add or replace a ledger row (keyed by name, role, backend, precision and batch). Every row says which
+        CPU it was measured on (arch and the features that decide quantized kernels, edgecv.targets)."""
+        from ..targets import host_target
+
+        row.setdefault("cpu_features", host_target().compact())
+
         def key(r: dict) -> tuple:
             return (r.get("name"), r.get("role"), r.get("backend", REFERENCE_BACKEND), r.get("precision", REFERENCE_PRECISION),
                     r.get("batch", 1))
