@@ -37,6 +37,7 @@ def run(ctx, cfg: BenchmarkStage, stage_dir: Path) -> dict:
     from ..backends.torch_eager import module_runner
     from ..bench import Thresholds, TimingConfig, benchmark_artifact, fingerprint, write_ledger
     from ..bench.environment import usable_cores
+    from ..bench.deploy import deploy_choices
     from ..bench.ledger import add_speedups
     from ..models import model_name
     from ..utils.console import get_console
@@ -74,7 +75,8 @@ def run(ctx, cfg: BenchmarkStage, stage_dir: Path) -> dict:
     files = write_ledger(stage_dir, rows, env, title=f"{ctx.recipe.name}: benchmark")
     con.print(f"  {len(rows)} rows -> {files['report']} (the run's report prints them)", markup=False)
     return {"rows": len(rows), "ledger": {k: str(v) for k, v in files.items()},
-            "statuses": {f"{r['name']}/{r['backend']}/{r['precision']}/b{r['batch']}": r["status"] for r in rows}}
+            "statuses": {f"{r['name']}/{r['backend']}/{r['precision']}/b{r['batch']}": r["status"] for r in rows},
+            "deploy": deploy_choices(rows, cfg.max_top1_drop)}
 
 
 def _artifact_rows(a: dict, model, common: dict, con) -> list[dict]:
