@@ -19,8 +19,6 @@ def test_info_lists_backends_and_versions(capsys):
 def test_info_lists_tensorrt_with_its_extra(capsys):
     """TensorRT is a registered backend: listed with its extra, and unusable here for the reason its
     available() gives (tensorrt missing: the extra to install; no NVIDIA GPU: says so)."""
-    import importlib.util
-
     from edgecv.backends import BACKENDS
     from edgecv.backends.tensorrt_trtexec import find_trtexec
 
@@ -29,7 +27,9 @@ def test_info_lists_tensorrt_with_its_extra(capsys):
     assert trt["extra"] == "tensorrt" and trt["install"] == "pip install 'edgecv[tensorrt]'"
     assert trt["in_this_version"] and trt["suffix"] == ".engine"
     assert {"tensorrt", "pycuda"} <= set(trt["packages"])
-    assert trt["packages"]["tensorrt"] == (importlib.util.find_spec("tensorrt") is not None)
+    from edgecv.backends.tensorrt_runtime import bindings_installed
+
+    assert trt["packages"]["tensorrt"] == bindings_installed()
     ok, why = BACKENDS.get("tensorrt").available()
     assert trt["available"] == ok
     if not ok:
