@@ -13,10 +13,14 @@ TEACHERS = SHARED / "teachers"
 def cpu_mismatch(has=(), lacks=(), saturates: bool | None = None) -> str | None:
     """Why this CPU does not fit a `cpu` marker (None when it does): `has`/`lacks` are edgecv.targets
     feature names; `saturates` asks for a CPU whose ONNX Runtime u8 x s8 kernels saturate int16 (True: x86
-    with AVX2 and no VNNI) or do not (False: VNNI, ARM, SSE-only)."""
-    from edgecv.targets import host_target
+    with AVX2 and no VNNI) or do not (False: VNNI, ARM, SSE-only). Always this CPU's own features, also under
+    $EDGECV_HOST_AS (which only changes what edgecv builds for and accepts)."""
+    import platform
 
-    host = host_target()
+    from edgecv.targets import Target, cpu_features, normalise_arch
+
+    arch = normalise_arch(platform.machine())
+    host = Target("host", arch, cpu_features(arch))
     missing = [f for f in has if f not in host.features]
     present = [f for f in lacks if f in host.features]
     if missing:

@@ -67,3 +67,19 @@ def test_this_cpu_is_read():
     assert host.arch == {"amd64": "x86_64", "aarch64": "arm64"}.get(platform.machine().lower(), platform.machine().lower())
     assert all(f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "avx512_bf16", "asimddp", "i8mm", "sve",
                      "fp16") for f in host.features)
+
+
+def test_this_machine_can_be_taken_for_another_class(monkeypatch):
+    """$EDGECV_HOST_AS: host builds and judgements as that CPU class would make them (for tests and benchmarks)."""
+    monkeypatch.setenv("EDGECV_HOST_AS", "x86-avx2")
+    host_target.cache_clear()
+    try:
+        host = host_target()
+        assert host.name == "host" and host.features == ("avx2",) and host.int8_saturates
+        monkeypatch.setenv("EDGECV_HOST_AS", "x86-avx")
+        host_target.cache_clear()
+        with pytest.raises(ValueError, match="did you mean 'x86-avx2'"):
+            host_target()
+    finally:
+        monkeypatch.delenv("EDGECV_HOST_AS")
+        host_target.cache_clear()
