@@ -16,9 +16,10 @@ from ..utils.io import write_json, write_text
 # (row key, column title, format); a column is shown only if some row has a value for it
 COLUMNS: list[tuple[str, str, str]] = [
     ("name", "name", "{}"), ("role", "role", "{}"), ("backend", "backend", "{}"), ("precision", "precision", "{}"),
+    ("emulated", "emulated", "{}"),  # the CPU class an emulated row ran as (no latency: see edgecv.bench.emulate)
     ("batch", "batch", "{}"), ("status", "status", "{}"), ("top1", "top-1 %", "{:.2f}"),
     ("top5", "top-5 %", "{:.2f}"), ("top1_restricted", "top-1 restricted %", "{:.2f}"),
-    ("agreement", "agree %", "{:.2f}"), ("max_abs_diff", "max |diff|", "{:.2e}"),
+    ("agreement", "agree %", "{:.2f}"), ("same_as_host", "same as host %", "{:.2f}"), ("max_abs_diff", "max |diff|", "{:.2e}"),
     ("latency_ms_p50", "p50 ms", "{:.3f}"), ("latency_ms_p90", "p90 ms", "{:.3f}"),
     ("latency_ms_p99", "p99 ms", "{:.3f}"),
     # GPU rows (CUDA events, as trtexec's GPU compute / H2D / D2H); absent from CPU-only ledgers
@@ -29,7 +30,8 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("threads", "threads", "{}"), ("busy_other_pct", "other load %", "{:.0f}"), ("reason", "note", "{}"),
 ]
 # The run summary a person reads first: what each artifact is, how accurate, how fast, how big.
-SUMMARY_KEYS = ("name", "role", "backend", "precision", "batch", "status", "top1", "agreement", "latency_ms_p50",
+SUMMARY_KEYS = ("name", "role", "backend", "precision", "emulated", "batch", "status", "top1", "agreement", "same_as_host",
+                "latency_ms_p50",
                 "speedup_vs_teacher", "speedup_vs_teacher_torch", "size_mb", "params", "macs", "busy_other_pct", "reason")
 BUSY_PCT = 25.0  # other processes using more than this share of the cores during a row's timing: flagged
 _MILLIONS = {"params", "macs"}
