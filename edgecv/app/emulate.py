@@ -49,23 +49,10 @@ def emulation_status() -> list[dict]:
 
 def emulated_rows(artifact, names: Sequence[str], data=None, reference=None, host_runner=None, thresholds=None,
                   threads: int | None = None, images: int | None = None, name: str | None = None,
-                  extra: dict | None = None, strict: bool = True, seed: int = 0,
                   log: Callable[[str], None] = _stderr) -> list[dict]:
-    """One row per class in `names`: `artifact` evaluated in it on `data` (a stratified subset of `images`
-    images when given), compared with `host_runner` on the same images. The first use sets the target up."""
-    from ..backends import BACKENDS
+    """One row per class in `names` (see edgecv.bench.emulate.emulated_rows); failures raise one line."""
     from ..bench import Thresholds
-    from ..bench.emulate import benchmark_emulated
+    from ..bench.emulate import emulated_rows as rows
 
-    if host_runner is None:
-        host_runner = BACKENDS.get(artifact.backend).load(artifact, threads)
-    subset = data.subset(images, seed) if data is not None else None
-    setup_targets(names, log)
-    rows = []
-    for n in names:
-        log(f"evaluating {artifact.path.name} on emulated {n}"
-            + (f" ({len(subset)} images; no latency: emulated time is not the target's)" if subset is not None else ""))
-        rows.append(benchmark_emulated(artifact, n, data=subset, reference_model=reference, host_runner=host_runner,
-                                       thresholds=thresholds or Thresholds(), threads=threads, name=name, extra=extra,
-                                       strict=strict))
-    return rows
+    return rows(artifact, names, data=data, reference_model=reference, host_runner=host_runner,
+                thresholds=thresholds or Thresholds(), threads=threads, images=images, name=name, strict=True, log=log)

@@ -179,6 +179,28 @@ def busy_warning(rows: Sequence[dict]) -> str:
             + ", ".join(f"{_row_label(r)} ({r['busy_other_pct']:.0f} %)" for r in busy) + ". Re-run them on an idle machine.")
 
 
+def emulated_note(rows: Sequence[dict]) -> str:
+    """A line saying what the emulated rows are ('' when there are none): which images, no latency, and each
+    one's top-1 on the host against the emulated target's on those images."""
+    emulated = [r for r in rows if r.get("emulated")]
+    if not emulated:
+        return ""
+    images = sorted({r["images"] for r in emulated if r.get("images")})
+    parts = [f"{_row_label(r).rsplit(' batch', 1)[0]} on {r['emulated']}: {_fmt(r.get('top1'))} % vs "
+             f"{_fmt(r.get('host_top1'))} % on the host" + (f", {r['differ_from_host']} image(s) differ"
+                                                              if r.get("differ_from_host") else "")
+             for r in emulated if r.get("host_top1") is not None]
+    return ("**Emulated rows** ran under QEMU user-mode emulation with the target's builds of the runtime, on "
+            + (f"{'/'.join(map(str, images))} images" if images else "random images")
+            + "; they have no latency (emulated time is not the target's time). `same as host %`: images whose "
+            "top-1 equals the host's run of the same file on the same images"
+            + (". Top-1 there: " + "; ".join(parts) if parts else "") + ".")
+
+
+def _fmt(v) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
 def _row_label(r: dict) -> str:
     return " ".join(str(r.get(k)) for k in ("name", "backend", "precision") if r.get(k)) + f" batch {r.get('batch', 1)}"
 
@@ -187,6 +209,8 @@ def report_markdown(rows: Sequence[dict], environment: dict | None, title: str, 
     parts = [f"# {title}\n", markdown_table(rows)]
     if busy_warning(rows):
         parts.append(f"\n{busy_warning(rows)}\n")
+    if emulated_note(rows):
+        parts.append(f"\n{emulated_note(rows)}\n")
     if plot:
         parts.append(f"\n![top-1 vs p50 latency]({plot})\n")
     if environment:

@@ -205,6 +205,10 @@ def _report(args, rows: list[dict], env: dict) -> int:
         print(markdown_table(rows), end="")
     for line in power_lines(rows):
         print(line)
+    from edgecv.bench.ledger import emulated_note
+
+    if emulated_note(rows):
+        print(emulated_note(rows))
     if args.json:
         print(f"wrote {write_json(args.json, {'environment': env, 'rows': rows})}")
     if args.out:

@@ -22,6 +22,7 @@ _LAZY = {
     "EmulatedRunner": ("runner", "EmulatedRunner"),
     "EmulationError": ("runner", "EmulationError"),
     "benchmark_emulated": ("rows", "benchmark_emulated"),
+    "emulated_rows": ("rows", "emulated_rows"),
 }
 
 __getattr__ = lazy_getattr(__name__, _LAZY)

@@ -253,8 +253,8 @@ class _AptRun:
     def __init__(self, state: Path, options: list[str], what: str):
         self.state, self.options, self.what = state, options, what
 
-    def __call__(self, args: list[str], cwd: Path | None = None) -> None:
-        _run(["apt-get", *self.options, *args], f"{self.what}: apt-get {args[0]}", cwd=cwd)
+    def __call__(self, args: list[str], cwd: Path | None = None) -> str:
+        return _run(["apt-get", *self.options, *args], f"{self.what}: apt-get {args[0]}", cwd=cwd)
 
 
 @contextmanager
@@ -277,7 +277,13 @@ def _apt(suite: str, arch: str, folder: Path, what: str) -> Iterator[_AptRun]:
                 "APT::Sandbox::User": "root" if os.geteuid() == 0 else "", "Acquire::Retries": "3"}
         options = [w for k, v in opts.items() if v != "" for w in ("-o", f"{k}={v}")]
         apt = _AptRun(state, options, f"{what} (Debian {suite} {arch} from {mirror})")
-        apt(["update", "-q"])
+        said = apt(["update", "-q"])
+        if not any((state / "lists").glob("*_Packages*")):  # apt-get update exits 0 when every fetch failed
+            lines = said.splitlines()
+            fetch = [ln for ln in lines if "Failed to fetch" in ln] or [ln for ln in lines if ln.startswith(("W:", "E:"))]
+            detail = (fetch[0] if fetch else "no package index").replace("W: ", "").replace("E: ", "")
+            raise EmulationSetupError(f"{apt.what}: could not fetch Debian's package index ({detail.strip()}); "
+                                      "check access to Debian's archive or set EDGECV_DEBIAN_MIRROR")
         yield apt
 
 
@@ -313,7 +319,8 @@ def _install(final: Path, build: Callable[[Path], None]) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _run(cmd: list[str], what: str, cwd: Path | None = None) -> None:
+def _run(cmd: list[str], what: str, cwd: Path | None = None) -> str:
+    """Run a set-up command; its output, or one line saying what failed."""
     try:
         res = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, stdin=subprocess.DEVNULL)
     except OSError as e:
@@ -324,6 +331,7 @@ def _run(cmd: list[str], what: str, cwd: Path | None = None) -> None:
         errors = [ln for ln in lines if ln.startswith(("E:", "ERROR:"))]
         said = (errors or lines or [f"exit {res.returncode}"])[-1].strip()
         raise EmulationSetupError(f"{what} failed: {said}")
+    return res.stdout + res.stderr
 
 
 def _qemu_version(path: Path) -> str:

@@ -9,7 +9,7 @@ EmulatedRunner, then the same images through the host's own run of the file for 
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -21,9 +21,6 @@ from .provision import EmulationSetupError
 from .runner import EmulatedRunner, EmulationError
 from .targets import target as find_target
 
-# Row keys only emulated rows have (the ledger's columns show `emulated` and `same_as_host`).
-EMULATED_FIELDS = ("emulated", "emulated_cpu", "host_top1", "host_agreement", "same_as_host", "differ_from_host",
-                   "host_max_abs_diff", "images")
 
 
 def benchmark_emulated(artifact, target: str, data=None, reference_model=None, host_runner=None,
@@ -37,6 +34,8 @@ def benchmark_emulated(artifact, target: str, data=None, reference_model=None, h
     total = len(data) + (fixed or 1) if data is not None else None  # the harness's probe batch, then every image
     with _progress(f"{artifact.path.name} on emulated {t.name}", total) as advance:
         try:
+            if isinstance(env, Exception):  # the target could not be set up (emulated_rows tried once for all)
+                raise env
             emu = EmulatedRunner(artifact, t, threads, env=env, on_images=advance)
         except (EmulationError, EmulationSetupError, OSError) as e:
             if strict:
@@ -56,6 +55,38 @@ def benchmark_emulated(artifact, target: str, data=None, reference_model=None, h
                 f"(host top-1 {row.get('host_top1')}%)")
         row["reason"] = f"{row['reason']}; {note}" if row.get("reason") else note
     return row
+
+
+def emulated_rows(artifact, names: Sequence[str], data=None, reference_model=None, host_runner=None,
+                  thresholds: Thresholds = Thresholds(), threads: int | None = None, images: int | None = None,
+                  name: str | None = None, extra: dict | None = None, strict: bool = True, seed: int = 0,
+                  log: Callable[[str], None] = print) -> list[dict]:
+    """One row per class in `names`: `artifact` evaluated in it on `data` (a seeded, stratified subset of
+    about `images` images when given), compared with `host_runner` (loaded here when None) on the same
+    images. The first use of an architecture sets it up; without `strict`, a set-up or run failure becomes
+    the row's `export_failed` reason instead of an exception."""
+    from ...backends import BACKENDS
+    from .provision import prepare
+
+    subset = data.subset(images, seed) if data is not None else None
+    if host_runner is None:
+        host_runner = BACKENDS.get(artifact.backend).load(artifact, threads)
+    envs: dict = {}
+    for arch in dict.fromkeys(find_target(n).arch for n in names):
+        try:
+            envs[arch] = prepare(arch, log=log)
+        except EmulationSetupError as e:
+            if strict:
+                raise
+            envs[arch] = e
+    rows = []
+    for n in names:
+        log(f"evaluating {artifact.path.name} on emulated {find_target(n).name}"
+            + (f" ({len(subset)} images; no latency: emulated time is not the target's)" if subset is not None else ""))
+        rows.append(benchmark_emulated(artifact, n, data=subset, reference_model=reference_model, host_runner=host_runner,
+                                       thresholds=thresholds, threads=threads, name=name, extra=extra,
+                                       env=envs[find_target(n).arch], strict=strict))
+    return rows
 
 
 def compare_with_host(emu: Callable, host: Callable, data, reference_model, fixed: int | None, chw) -> dict:

@@ -31,7 +31,7 @@ def cpu_facts():
             for line in f:
                 key, _, value = line.partition(":")
                 key = key.strip().lower()
-                if key in ("features", "flags") and "features" not in facts:
+                if key == "features" and "features" not in facts:  # Arm's list (x86 calls its own "flags")
                     facts["features"] = value.split()
                 elif key == "cpu part" and "part" not in facts:
                     facts["part"] = value.strip()

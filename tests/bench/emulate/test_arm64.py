@@ -1,0 +1,111 @@
+"""The quickstart's pruned INT8 artifacts (ONNX Runtime and TFLite) evaluated under arm64 emulation, for real:
+QEMU 10, Debian's arm64 Python and the aarch64 wheels of the host's runtime versions (.ci/run sets them up with
+`edgecv emulate setup arm64`). On a small subset of the digits, the emulated top-1 and agreement must equal the
+host's within one image, or the row must report how many images differ. No row has a latency."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from edgecv.cli import main
+
+ROOT = Path(__file__).resolve().parents[3]
+QUICKSTART = ROOT / "recipes" / "quickstart.yaml"
+# A short quickstart that still learns the digits (the emulated rows are compared on varied predictions).
+SHORT = ["data.max_train=500", "data.max_val=120", "stages.0.epochs=3", "stages.1.epochs=3", "stages.prune.final_epochs=1",
+         "stages.prune.finetune.epochs=1", "stages.4.calib_size=64", "stages.benchmark.min_runs=5",
+         "stages.benchmark.min_time_s=0", "stages.benchmark.warmup=1", "stages.benchmark.emulate=[arm64]",
+         "stages.benchmark.emulate_images=60"]
+LATENCY = ("latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "latency_ms_mean", "throughput_ips")
+
+
+@pytest.fixture(scope="module")
+def arm64():
+    """The set-up arm64 target; set up here if it can be. Skipped only where it cannot (never in CI)."""
+    from edgecv.bench.emulate import EmulationSetupError, find, prepare
+
+    env = find("arm64")
+    if env is None:
+        try:
+            env = prepare("arm64")
+        except EmulationSetupError as e:
+            if os.environ.get("CI"):
+                pytest.fail(f".ci/run should have set up arm64 emulation (edgecv emulate setup arm64): {e}")
+            pytest.skip(f"arm64 emulation is not set up and cannot be set up here: {e}")
+    return env
+
+
+@pytest.fixture(scope="module")
+def quickstart(arm64, tmp_path_factory):
+    """A short quickstart run with `emulate: [arm64]` in its benchmark stage: (run folder, its rows)."""
+    out = tmp_path_factory.mktemp("quickstart") / "run"
+    assert main(["run", str(QUICKSTART), "--out", str(out), *[w for s in SHORT for w in ("--set", s)]]) == 0
+    return out, json.loads((out / "results.json").read_text())["rows"]
+
+
+def _within_one_image_or_reported(row: dict) -> None:
+    one = 100.0 / row["images"] + 1e-6
+    same = abs(row["top1"] - row["host_top1"]) <= one and abs(row["agreement"] - row["host_agreement"]) <= one
+    if row["differ_from_host"] > 1 or not same:
+        assert "differ from the host's run" in (row.get("reason") or ""), row  # the difference is reported
+        print(f"{row['backend']} {row['precision']} on {row['emulated']}: {row['differ_from_host']} of "
+              f"{row['images']} images differ from the host (top-1 {row['top1']} vs {row['host_top1']})")
+
+
+def test_the_recipe_adds_emulated_rows_for_its_int8_artifacts(quickstart):
+    _, rows = quickstart
+    host = {(r["backend"], r["precision"]): r for r in rows if r.get("role") == "pruned" and not r.get("emulated")}
+    emulated = {(r["backend"], r["precision"]): r for r in rows if r.get("emulated")}
+    assert set(emulated) == {("onnxruntime", "int8"), ("tflite", "int8")}  # emulate_precisions: [int8] by default
+    for key, row in emulated.items():
+        assert row["emulated"] == "arm64-a76" and row["role"] == "pruned", row
+        assert row["status"] in ("ok", "inaccurate"), row.get("reason")
+        assert all(row[k] is None for k in LATENCY), "an emulated row shows no latency"
+        assert "cortex-a76" in row["device"] and "asimddp" in row["emulated_cpu"]["features"]
+        assert row["images"] >= 50 and row["host_top1"] > 40, row  # a small subset, on a model that learned
+        assert host[key]["latency_ms_p50"] is not None  # the host's own row is there, timed
+        _within_one_image_or_reported(row)
+
+
+def test_bench_emulates_each_arm64_class(quickstart, tmp_path, capsys):
+    """`edgecv bench ARTIFACT --emulate ...` on the pruned INT8 files, on a labelled folder of digits."""
+    run, _ = quickstart
+    data = _digits_folder(tmp_path / "digits", per_class=6)
+    reference = next(run.glob("stages/*_benchmark/models/pruned.pt"))
+    for path in sorted(run.glob("stages/*_export/pruned/*/*-int8.*")):
+        if path.suffix not in (".onnx", ".tflite"):
+            continue
+        out = tmp_path / f"{path.suffix[1:]}.json"
+        assert main(["bench", str(path), "--data", str(data), "--reference", str(reference), "--emulate",
+                     "arm64-a53,arm64-i8mm", "--json", str(out), "--min-runs", "3", "--min-time", "0", "--warmup", "1",
+                     "--threads", "1"]) == 0
+        host, a53, i8mm = json.loads(out.read_text())["rows"]
+        assert host.get("emulated") is None and host["latency_ms_p50"] is not None
+        assert (a53["emulated"], i8mm["emulated"]) == ("arm64-a53", "arm64-i8mm")
+        assert "asimddp" not in a53["emulated_cpu"]["features"] and "i8mm" in i8mm["emulated_cpu"]["features"]
+        for row in (a53, i8mm):
+            assert row["images"] == 60 and row["status"] in ("ok", "inaccurate")
+            assert all(row[k] is None for k in LATENCY)
+            assert row["host_top1"] == host["top1"] and row["host_agreement"] == host["agreement"]
+            _within_one_image_or_reported(row)
+    printed = capsys.readouterr().out
+    assert "same as host %" in printed and "arm64-a53" in printed
+
+
+def _digits_folder(root: Path, per_class: int) -> Path:
+    """The digits' validation images as PNGs in class folders (what `--data` takes)."""
+    from PIL import Image
+
+    from edgecv.data.digits import digits_splits
+
+    _, (images, labels) = digits_splits()
+    counts: dict[int, int] = {}
+    for i, (img, label) in enumerate(zip(images, labels)):
+        if counts.get(int(label), 0) < per_class:
+            counts[int(label)] = counts.get(int(label), 0) + 1
+            (root / str(label)).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(img).convert("RGB").save(root / str(label) / f"{i:04d}.png")
+    return root
