@@ -21,6 +21,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -60,15 +61,18 @@ class Arch:
     debian: str  # Debian's architecture: "arm64"
     qemu: str  # the emulator binary: "qemu-aarch64"
     wheel: str  # the wheels' platform tag suffix: "aarch64"
+    host_runtime: bool = False  # runs this machine's own Python and runtimes (another x86-64 CPU on an x86-64 host)
 
 
-ARCHES = {"arm64": Arch("arm64", "arm64", "qemu-aarch64", "aarch64")}
-QEMU_BINARIES = ("qemu-aarch64", "qemu-x86_64")  # x86-64 too: a non-VNNI x86 can be tried on a VNNI host
+ARCHES = {"arm64": Arch("arm64", "arm64", "qemu-aarch64", "aarch64"),
+          "x86_64": Arch("x86_64", "amd64", "qemu-x86_64", "x86_64", host_runtime=True)}
+QEMU_BINARIES = tuple(a.qemu for a in ARCHES.values())
 
 
 @dataclass(frozen=True)
 class EmulatedEnv:
-    """A set-up target: where its emulator, root, Python and wheels are."""
+    """A set-up target: where its emulator, root, Python and wheels are (an x86-64 target on an x86-64 host
+    has no root or wheels of its own: it runs this Python and its runtimes)."""
 
     arch: str
     folder: Path
@@ -76,19 +80,19 @@ class EmulatedEnv:
 
     @property
     def qemu(self) -> Path:
-        return self.folder / "qemu" / ARCHES[self.arch].qemu
+        return self.folder.parent / "qemu" / ARCHES[self.arch].qemu  # one QEMU folder serves every architecture
 
     @property
-    def root(self) -> Path:
-        return self.folder / "root"
+    def root(self) -> Path | None:
+        return None if ARCHES[self.arch].host_runtime else self.folder / "root"
 
     @property
     def python(self) -> Path:
-        return self.root / PYTHON
+        return Path(sys.executable) if self.root is None else self.root / PYTHON
 
     @property
-    def site(self) -> Path:
-        return self.folder / "site"
+    def site(self) -> Path | None:
+        return None if ARCHES[self.arch].host_runtime else self.folder / "site"
 
 
 def edgecv_home() -> Path:
@@ -112,12 +116,15 @@ def wanted_wheels() -> dict[str, str]:
 
 def find(arch: str = "arm64") -> EmulatedEnv | None:
     """The set-up target for `arch` with the wheels the host wants, or None (nothing is fetched)."""
-    folder = emulate_dir(_arch(arch).name)
+    a = _arch(arch)
+    folder = emulate_dir(a.name)
     manifest = _read_json(folder / "target.json")
-    if not manifest or manifest.get("wheels") != wanted_wheels():
+    if not manifest or (not a.host_runtime and manifest.get("wheels") != wanted_wheels()):
         return None
-    env = EmulatedEnv(arch, folder, manifest)
-    return env if env.qemu.is_file() and env.python.is_file() and env.site.is_dir() else None
+    env = EmulatedEnv(a.name, folder, manifest)
+    if not env.qemu.is_file() or (env.root is not None and not (env.python.is_file() and env.site.is_dir())):
+        return None
+    return env if not a.host_runtime or manifest.get("python") == sys.executable else None
 
 
 def prepare(arch: str = "arm64", log: Callable[[str], None] = print, progress: bool = True) -> EmulatedEnv:
@@ -126,45 +133,51 @@ def prepare(arch: str = "arm64", log: Callable[[str], None] = print, progress: b
     if env is not None:
         return env
     a = _arch(arch)
+    if a.host_runtime and platform.machine().lower() not in ("x86_64", "amd64"):
+        raise EmulationSetupError(f"emulating another {a.name} CPU runs this machine's own Python and runtimes under "
+                                  f"{a.qemu}: it needs an x86-64 host (this one is {platform.machine()})")
     folder = emulate_dir(a.name)
     folder.mkdir(parents=True, exist_ok=True)
-    with _locked(folder.parent / f".{a.name}.lock"):
+    with _locked(folder.parent / ".setup.lock"):
         env = find(arch)  # another process may have finished it while we waited
         if env is not None:
             return env
         _check_tools()
         started = time.monotonic()
         steps: dict[str, float] = {}
-        wheels = wanted_wheels()
         step = _Steps(log, progress).step
-        manifest = _read_json(folder / "target.json") or {}
-        if not (folder / "qemu" / a.qemu).is_file():
+        env = EmulatedEnv(a.name, folder, {})
+        if not env.qemu.is_file():
             with step(f"fetching QEMU user-mode emulation (qemu-user from Debian {QEMU_SUITE})", steps, "qemu"):
-                _install(folder / "qemu", lambda tmp: _fetch_qemu(tmp, folder))
-        qemu_version = _qemu_version(folder / "qemu" / a.qemu)
-        if not (folder / "root" / PYTHON).is_file():
-            with step(f"fetching Python {PYTHON_TAG[0]} for {a.name} (Debian {ROOT_SUITE} packages)", steps, "root"):
-                _install(folder / "root", lambda tmp: _fetch_root(tmp, a, folder))
-        if manifest.get("wheels") != wheels or not (folder / "site").is_dir():
-            label = ", ".join(f"{k} {v}" for k, v in wheels.items())
-            with step(f"fetching the {a.wheel} wheels of {label}", steps, "wheels"):
-                _install(folder / "site", lambda tmp: _fetch_wheels(tmp, a, wheels))
-        env = EmulatedEnv(arch, folder, {})
+                _install(env.qemu.parent, lambda tmp: _fetch_qemu(tmp, folder))
+        qemu_version = _qemu_version(env.qemu)
+        wheels = wanted_wheels()
+        if env.root is not None:
+            if not env.python.is_file():
+                with step(f"fetching Python {PYTHON_TAG[0]} for {a.name} (Debian {ROOT_SUITE} packages)", steps, "root"):
+                    _install(env.root, lambda tmp: _fetch_root(tmp, a, folder))
+            if (_read_json(folder / "target.json") or {}).get("wheels") != wheels or not env.site.is_dir():
+                label = ", ".join(f"{k} {v}" for k, v in wheels.items())
+                with step(f"fetching the {a.wheel} wheels of {label}", steps, "wheels"):
+                    _install(env.site, lambda tmp: _fetch_wheels(tmp, a, wheels))
         with step(f"checking the runtimes import under {a.qemu} {qemu_version}", steps, "check"):
             python_version = _check(env)
-        manifest = {"arch": a.name, "qemu": qemu_version, "python": python_version, "wheels": wheels,
-                    "size_mb": round(_size(folder) / 1e6, 1), "setup_s": round(time.monotonic() - started, 1),
-                    "steps_s": steps, "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        manifest = {"arch": a.name, "qemu": qemu_version, "python": str(env.python) if env.root is None else python_version,
+                    "wheels": wheels, "size_mb": round((_size(folder) + _size(env.qemu.parent)) / 1e6, 1),
+                    "setup_s": round(time.monotonic() - started, 1), "steps_s": steps,
+                    "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         from ...utils.io import write_json
 
         write_json(folder / "target.json", manifest)
-        log(f"emulated {a.name} ready in {folder} ({manifest['size_mb']:.0f} MB, set up in {manifest['setup_s']:.0f} s)")
-        return EmulatedEnv(arch, folder, manifest)
+        log(f"emulated {a.name} ready in {folder.parent} ({manifest['size_mb']:.0f} MB with QEMU, "
+            f"set up in {manifest['setup_s']:.0f} s)")
+        return EmulatedEnv(a.name, folder, manifest)
 
 
 def run_python(env: EmulatedEnv, cpu: str, args: list[str], **popen) -> subprocess.Popen:
-    """The emulated Python (isolated: no host environment, no user site) started under QEMU as `cpu`."""
-    cmd = [str(env.qemu), "-L", str(env.root), "-cpu", cpu, str(env.python), "-I", *args]
+    """The target's Python (isolated: no host environment, no user site) started under QEMU as `cpu`."""
+    prefix = ["-L", str(env.root)] if env.root is not None else []
+    cmd = [str(env.qemu), *prefix, "-cpu", cpu, str(env.python), "-I", *args]
     clean = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(env.folder)}
     return subprocess.Popen(cmd, env=clean, **popen)
 
@@ -217,7 +230,9 @@ def _fetch_wheels(tmp: Path, a: Arch, wheels: dict[str, str]) -> None:
 
 def _check(env: EmulatedEnv) -> str:
     """Import the runtimes in the emulated Python; its version."""
-    code = f"import sys; sys.path.insert(0, {str(env.site)!r}); {CHECK_IMPORTS}; print(sys.version.split()[0])"
+    imports = CHECK_IMPORTS if env.site is not None else "import numpy"  # the host's own runtimes: whichever it has
+    path = f"sys.path.insert(0, {str(env.site)!r}); " if env.site is not None else ""
+    code = f"import sys; {path}{imports}; print(sys.version.split()[0])"
     proc = run_python(env, "max", ["-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         out, err = proc.communicate(timeout=600)

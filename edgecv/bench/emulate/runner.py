@@ -44,7 +44,7 @@ class EmulatedRunner:
         self._memo: dict[bytes, np.ndarray] = {}
         self._stderr = tempfile.TemporaryFile()
         self._proc = run_python(self.env, self.target.qemu_cpu,
-                                [str(WORKER), str(self.env.site), str(Path(artifact.path).resolve()),
+                                [str(WORKER), str(self.env.site or ""), str(Path(artifact.path).resolve()),
                                  RUNTIMES[artifact.backend], str(self.threads)],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr)
         ready = self._header("starting")
@@ -54,8 +54,8 @@ class EmulatedRunner:
                                  f"{artifact.path.name}: {ready.get('error')}")
         self.worker = ready
         self._check_cpu(ready.get("cpu") or {})
-        features = [f for f in ("asimddp", "i8mm", "sve2", "bf16") if f in self.cpu_features]
-        self.info = {"device": f"qemu {self.target.qemu_cpu} ({', '.join(features) or 'no dotprod'})",
+        features = [f for f in self.target.shown if f in self.cpu_features]
+        self.info = {"device": f"qemu {self.target.qemu_cpu} ({', '.join(features) or self.target.none_shown})",
                      "emulated": self.target.name, "runtime": ready.get("runtime"), "version": ready.get("version"),
                      "threads": self.threads, "cpu": ready.get("cpu")}
 

@@ -1,6 +1,7 @@
 """Runs one model file inside the emulated target: standard library + numpy + the runtime only.
 
     qemu-aarch64 -L ROOT -cpu cortex-a76 ROOT/usr/bin/python3.11 -I worker.py SITE MODEL RUNTIME THREADS
+    qemu-x86_64 -cpu Haswell-noTSX HOST_PYTHON -I worker.py "" MODEL RUNTIME THREADS
 
 It is started by edgecv on the host (edgecv.bench.emulate.runner) and never imports edgecv, torch or
 anything else of the host. The host does the preprocessing and the input/output conversions; this
@@ -37,6 +38,17 @@ def cpu_facts():
                     facts["part"] = value.strip()
     except OSError:
         pass
+    if "features" not in facts and facts["machine"] in ("x86_64", "AMD64"):
+        # qemu-x86_64 shows the host's /proc/cpuinfo; CPUID is emulated, and numpy reads it (names as numpy's)
+        try:
+            from numpy._core._multiarray_umath import __cpu_features__
+        except ImportError:
+            try:
+                from numpy.core._multiarray_umath import __cpu_features__
+            except ImportError:
+                __cpu_features__ = {}
+        facts["features"] = sorted(k.lower() for k, v in __cpu_features__.items() if v)
+        facts["features_from"] = "cpuid (numpy)"
     try:
         with open("/proc/self/auxv", "rb") as f:
             auxv = f.read()
@@ -138,7 +150,8 @@ def main(argv):
     out = os.fdopen(os.dup(1), "wb")  # the protocol's channel; fd 1 now goes to stderr
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    sys.path.insert(0, site)
+    if site:  # the target's wheels; an x86-64 target runs the host's own (already on the path)
+        sys.path.insert(0, site)
     try:
         import numpy as np
 

@@ -30,15 +30,19 @@ def fake_env(folder: Path, script: str):
     """An EmulatedEnv whose `qemu` is the shell `script` (it gets QEMU's arguments: -L ROOT -cpu CPU PYTHON ...)."""
     from edgecv.bench.emulate.provision import EmulatedEnv
 
-    qemu = folder / "qemu" / "qemu-aarch64"
-    qemu.parent.mkdir(parents=True, exist_ok=True)
-    qemu.write_text("#!/bin/sh\n" + script + "\n")
-    qemu.chmod(qemu.stat().st_mode | stat.S_IXUSR)
-    (folder / "site").mkdir(exist_ok=True)
-    return EmulatedEnv("arm64", folder, {})
+    env = EmulatedEnv("arm64", folder / "arm64", {})
+    env.qemu.parent.mkdir(parents=True, exist_ok=True)
+    env.qemu.write_text("#!/bin/sh\n" + script + "\n")
+    env.qemu.chmod(env.qemu.stat().st_mode | stat.S_IXUSR)
+    env.site.mkdir(parents=True, exist_ok=True)
+    return env
 
 
 @pytest.fixture
-def host_python_env(tmp_path):
-    """`qemu` drops its 5 leading arguments and runs the rest (python -I worker.py ...) with this Python."""
+def host_python_env(tmp_path, monkeypatch):
+    """`qemu` drops its 5 leading arguments and runs the rest (python -I worker.py ...) with this Python. This
+    CPU is not the class's, so the check of the emulated CPU's features is off (test_runner tests it alone)."""
+    from edgecv.bench.emulate.runner import EmulatedRunner
+
+    monkeypatch.setattr(EmulatedRunner, "_check_cpu", lambda self, cpu: None)
     return fake_env(tmp_path, f'shift 5\nexec "{sys.executable}" "$@"')

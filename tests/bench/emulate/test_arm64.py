@@ -19,18 +19,22 @@ LATENCY = ("latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "latency_ms_mea
 
 @pytest.fixture(scope="module")
 def arm64():
-    """The set-up arm64 target; set up here if it can be. Skipped only where it cannot (never in CI)."""
+    """The set-up arm64 (and, on an x86-64 host, x86-64) targets; set up here if they can be. Skipped only where
+    they cannot (never in CI, whose .ci/run sets them up)."""
+    import platform
+
     from edgecv.bench.emulate import EmulationSetupError, find, prepare
 
-    env = find("arm64")
-    if env is None:
-        try:
-            env = prepare("arm64")
-        except EmulationSetupError as e:
-            if os.environ.get("CI"):
-                pytest.fail(f".ci/run should have set up arm64 emulation (edgecv emulate setup arm64): {e}")
-            pytest.skip(f"arm64 emulation is not set up and cannot be set up here: {e}")
-    return env
+    arches = ["arm64"] + (["x86_64"] if platform.machine() == "x86_64" else [])
+    for arch in arches:
+        if find(arch) is None:
+            try:
+                prepare(arch)
+            except EmulationSetupError as e:
+                if os.environ.get("CI"):
+                    pytest.fail(f".ci/run should have set up emulation (edgecv emulate setup arm64 x86-avx2): {e}")
+                pytest.skip(f"{arch} emulation is not set up and cannot be set up here: {e}")
+    return find("arm64")
 
 
 def short_quickstart(out: Path) -> Path:
@@ -113,6 +117,24 @@ def test_bench_emulates_each_arm64_class(quickstart, tmp_path, capsys):
             _within_one_image_or_reported(row)
     printed = capsys.readouterr().out
     assert "same as host %" in printed and "arm64-a53" in printed
+
+
+def test_x86_avx2_runs_the_hosts_runtime_on_a_cpu_without_vnni(quickstart, tmp_path):
+    """The same harness on an x86-64 CPU without AVX-512 and VNNI (QEMU's Haswell on this machine's own Python and
+    ONNX Runtime): ONNX Runtime's u8s8 kernels there add pairs of products into a saturating int16, so an 8-bit
+    INT8 build may lose images the host gets right; the row reports how many."""
+    run, _ = quickstart
+    path = next(run.glob("stages/*_export/pruned/onnxruntime/*-int8.onnx"))
+    out = tmp_path / "x86.json"
+    assert main(["bench", str(path), "--data", str(_digits_folder(tmp_path / "digits", per_class=3)), "--emulate",
+                 "x86-avx2", "--json", str(out), "--min-runs", "3", "--min-time", "0", "--warmup", "1",
+                 "--threads", "1"]) == 0
+    host, x86 = json.loads(out.read_text())["rows"]
+    assert x86["emulated"] == "x86-avx2" and x86["status"] in ("ok", "inaccurate") and x86["images"] == 30
+    assert x86["device"] == "qemu Haswell-noTSX (avx2)"  # CPUID as the emulated process sees it
+    assert "avx2" in x86["emulated_cpu"]["features"] and "avx512f" not in x86["emulated_cpu"]["features"]
+    assert all(x86[k] is None for k in LATENCY) and host["latency_ms_p50"] is not None
+    _within_one_image_or_reported(x86)
 
 
 def _digits_folder(root: Path, per_class: int) -> Path:

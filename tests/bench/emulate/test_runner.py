@@ -57,3 +57,20 @@ def test_emulated_row_has_no_latency_and_compares_with_the_host(tiny_onnx, host_
     assert row["latency_ms_p50"] is None and row["throughput_ips"] is None
     assert row["same_as_host"] == 100.0 and row["differ_from_host"] == 0 and row["host_max_abs_diff"] == 0.0
     assert row["images"] == 32  # the random images parity is measured on without labelled data
+
+
+@pytest.mark.parametrize("cls, features, said", [
+    ("arm64-a53", ["fp", "asimd", "asimddp"], "has asimddp"),  # a QEMU that ignored -cpu cortex-a53
+    ("arm64-i8mm", ["fp", "asimd", "asimddp"], "lacks i8mm"),
+    ("x86-avx2", ["sse2", "avx2", "fma3", "avx512f", "avx512vnni"], "has avx512f, avx512vnni"),
+])
+def test_an_emulated_cpu_without_its_class_features_is_refused(cls, features, said):
+    from edgecv.bench.emulate import target
+
+    runner = EmulatedRunner.__new__(EmulatedRunner)  # only the check: no worker
+    runner.target = target(cls)
+    with pytest.raises(EmulationError, match=said) as e:
+        runner._check_cpu({"features": features})
+    assert "\n" not in str(e.value) and target(cls).qemu_cpu in str(e.value)
+    runner.target = target("arm64-a76")
+    runner._check_cpu({"features": ["fp", "asimd", "asimddp"]})  # the right features pass
