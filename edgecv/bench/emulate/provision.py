@@ -326,6 +326,7 @@ def _install(final: Path, build: Callable[[Path], None]) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
     try:
         build(tmp)
+        tmp.chmod(0o755)  # mkdtemp makes it private; the set-up is readable like the rest of ~/.edgecv
         if final.exists():
             shutil.rmtree(final)
         os.rename(tmp, final)
