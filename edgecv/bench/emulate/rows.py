@@ -14,13 +14,12 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ...eval.logits import agreement, parity, run_all, score_runner
+from ...utils.errors import first_line
 from ..accuracy import random_images
 from ..harness import Thresholds, benchmark_artifact, input_chw
-from ...utils.errors import first_line
 from .provision import EmulationSetupError
 from .runner import EmulatedRunner, EmulationError
 from .targets import target as find_target
-
 
 
 def benchmark_emulated(artifact, target: str, data=None, reference_model=None, host_runner=None,
@@ -37,7 +36,7 @@ def benchmark_emulated(artifact, target: str, data=None, reference_model=None, h
             if isinstance(env, Exception):  # the target could not be set up (emulated_rows tried once for all)
                 raise env
             emu = EmulatedRunner(artifact, t, threads, env=env, on_images=advance)
-        except (EmulationError, EmulationSetupError, OSError) as e:
+        except Exception as e:  # set-up, emulator, a file the host backend cannot read: the row says which
             if strict:
                 raise
             emu = _Unavailable(f"emulated {t.name}: {first_line(e)}")  # an export_failed row that says why
@@ -51,8 +50,8 @@ def benchmark_emulated(artifact, target: str, data=None, reference_model=None, h
                 row.update(compare_with_host(emu, host_runner, data, reference_model, fixed,
                                              input_chw(meta.input_shape, artifact.path)))
     if row.get("differ_from_host"):
-        note = (f"{row['differ_from_host']} of {row['images']} images' top-1 differ from the host's run "
-                f"(host top-1 {row.get('host_top1')}%)")
+        note = (f"{row['differ_from_host']} of {row['images']} images' top-1 differ from the host's run"
+                + (f" (host top-1 {row['host_top1']}%)" if row.get("host_top1") is not None else ""))
         row["reason"] = f"{row['reason']}; {note}" if row.get("reason") else note
     return row
 
@@ -70,7 +69,12 @@ def emulated_rows(artifact, names: Sequence[str], data=None, reference_model=Non
 
     subset = data.subset(images, seed) if data is not None else None
     if host_runner is None:
-        host_runner = BACKENDS.get(artifact.backend).load(artifact, threads)
+        try:
+            host_runner = BACKENDS.get(artifact.backend).load(artifact, threads)
+        except Exception:
+            if strict:
+                raise
+            host_runner = None  # the host cannot run it either: each row says why, as the host's own row does
     envs: dict = {}
     for arch in dict.fromkeys(find_target(n).arch for n in names):
         try:

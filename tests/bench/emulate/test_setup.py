@@ -98,3 +98,22 @@ def test_a_recipe_names_only_known_classes():
     assert BenchmarkStage(emulate=["arm64", "arm64-a53"]).emulate == ["arm64-a76", "arm64-a53"]
     with pytest.raises(ValidationError, match="unknown emulated target 'x86'"):
         BenchmarkStage(emulate=["x86"])
+
+
+def test_a_recipe_whose_target_cannot_be_set_up_still_writes_its_ledger(scratch_home, monkeypatch, tmp_path):
+    """`emulate:` in a benchmark stage on a machine without apt: the emulated rows say why, the rest is measured."""
+    import edgecv
+    from edgecv.recipe import validate_recipe
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    raw = {"name": "emulate-test", "seed": 0, "device": "cpu",
+           "data": {"source": "digits", "image_size": 16, "max_train": 40, "max_val": 30, "workers": 0},
+           "student": {"name": "cifar_resnet8"},
+           "stages": [{"type": "export", "to": ["onnx"]},
+                      {"type": "benchmark", "threads": 1, "warmup": 0, "min_runs": 2, "min_time_s": 0,
+                       "torch_reference": False, "emulate": ["arm64"], "emulate_precisions": ["fp32"]}]}
+    ctx = edgecv.run(validate_recipe(raw), out_dir=tmp_path / "run")
+    host, emulated = ctx.results
+    assert host["status"] == "ok" and host["latency_ms_p50"] is not None and host.get("emulated") is None
+    assert emulated["emulated"] == "arm64-a76" and emulated["status"] == "export_failed"
+    assert emulated["reason"].startswith("emulated arm64-a76: setting up emulation needs apt-get and dpkg-deb")
