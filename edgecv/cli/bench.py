@@ -57,12 +57,13 @@ def register(sub) -> None:
     g.add_argument("--tf32", action="store_true", default=None, help="let fp32 on CUDA round through TF32 (off by "
                    "default: fp32 means fp32, as in TensorRT's fp32 engines)")
     e = p.add_argument_group("on an emulated CPU", "check the artifact's accuracy on another CPU class under QEMU "
-                             "user-mode emulation, with aarch64 builds of ONNX Runtime and LiteRT: the host row is followed "
+                             "user-mode emulation, with that CPU's builds of ONNX Runtime and LiteRT: the host row is followed "
                              "by one row per class, marked `emulated`, with top-1, agreement and how many images' top-1 "
                              "differ from the host's; no latency (emulated time is not the target's). The first use "
                              "sets the target up under ~/.edgecv/emulate (see `edgecv emulate`)")
     e.add_argument("--emulate", metavar="CLASS[,CLASS]", help="arm64 (= arm64-a76), arm64-a53 (no dotprod), arm64-a76 "
-                   "(dotprod), arm64-i8mm (i8mm); comma-separated for several")
+                   "(dotprod), arm64-i8mm (i8mm), x86-avx2 (x86-64 without AVX-512/VNNI, on an x86-64 host); "
+                   "comma-separated for several")
     e.add_argument("--emulate-images", type=positive_int, metavar="N", help="evaluate the emulated rows on a seeded, "
                    "stratified subset of about N images of --data (default: all of them; emulation is slow)")
     r = p.add_argument_group("on another machine", "run the same benchmark on a target over SSH (a Jetson, say): the "

@@ -7,12 +7,14 @@ def register(sub) -> None:
                        description="Emulated targets check an artifact's accuracy on another CPU class on this "
                        "machine: QEMU 10 user-mode emulation (Debian trixie's qemu-user), Python 3.11 from Debian "
                        "bookworm's arm64 packages and the aarch64 wheels of ONNX Runtime, LiteRT and numpy, cached "
-                       "under ~/.edgecv/emulate (or $EDGECV_HOME/emulate). Set-up needs apt-get and dpkg-deb "
+                       "under ~/.edgecv/emulate (or $EDGECV_HOME/emulate); x86-avx2 runs this Python and its runtimes "
+                       "under qemu-x86_64. Set-up needs apt-get and dpkg-deb "
                        "(Debian/Ubuntu), Debian's archive and PyPI; nothing is installed into the system.")
     s = p.add_subparsers(dest="emulate_command", metavar="ACTION", required=True)
     setup = s.add_parser("setup", help="fetch and unpack what the classes need (once; later calls find it set up)")
     setup.add_argument("targets", nargs="*", default=["arm64"], metavar="CLASS",
-                       help="arm64 (= arm64-a76), arm64-a53, arm64-a76, arm64-i8mm (default: arm64)")
+                       help="arm64 (= arm64-a76), arm64-a53, arm64-a76, arm64-i8mm, x86-avx2 (default: arm64; the "
+                       "arm64 classes share one set-up)")
     setup.set_defaults(func=_setup)
     status = s.add_parser("status", help="the classes, their QEMU CPU models and whether they are set up here")
     status.add_argument("--json", action="store_true", help="print the same as JSON")

@@ -28,7 +28,7 @@ class BenchmarkStage(StageConfig):
     torch_reference: bool = Field(True, description="add the PyTorch eager rows each artifact is compared with")
     eval_batch: int = Field(64, ge=1)
     emulate: list[str] = Field([], description="CPU classes to check accuracy on under QEMU user-mode emulation "
-                               "(arm64 = arm64-a76, arm64-a53, arm64-i8mm): each ONNX Runtime and TFLite artifact of "
+                               "(arm64 = arm64-a76, arm64-a53, arm64-i8mm, x86-avx2): each ONNX Runtime and TFLite artifact of "
                                "`emulate_precisions` gets one row per class, marked `emulated`, without latency")
     emulate_precisions: list[str] = Field(["int8"], min_length=1, description="precisions emulated (int8: whether "
                                           "the INT8 builds hold on ARM's kernels)")
