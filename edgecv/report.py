@@ -9,8 +9,8 @@ from pathlib import Path
 
 from .bench.deploy import deploy_lines, deploy_markdown
 from .bench.environment import fingerprint
-from .bench.ledger import (busy_rows, busy_warning, markdown_table, narrow_columns, narrow_rows, pareto_plot, rich_table,
-                           row_notes)
+from .bench.ledger import (EMULATED_COLUMNS, busy_rows, busy_warning, emulated_note, markdown_table, narrow_columns,
+                           narrow_rows, pareto_plot, rich_table, row_notes)
 from .stages.prune import PRUNE_STEP
 from .utils.io import write_json, write_text
 
@@ -43,6 +43,8 @@ def write_report(ctx, console) -> tuple[Path, Path]:
         md += ["## Pruning steps", "", markdown_table(steps)]
     if busy_warning(rows):
         md += [busy_warning(rows), ""]
+    if emulated_note(rows):
+        md += [emulated_note(rows), ""]
     if plot:
         md += ["![top-1 vs p50 latency](pareto.png)", ""]
     md += ["## Stages", ""]
@@ -54,8 +56,12 @@ def write_report(ctx, console) -> tuple[Path, Path]:
         batches = sorted({r.get("batch") for r in rows if r.get("batch")})
         title = (f"{ctx.recipe.name}: {d.num_classes} classes, {len(d.val)} val images"
                  + (f", batch {batches[0]}" if len(batches) == 1 else ""))
-        shown = narrow_rows(rows)
+        shown = narrow_rows([r for r in rows if not r.get("emulated")])
         console.print(rich_table(shown, title, narrow_columns(shown)))
+        emulated = narrow_rows([r for r in rows if r.get("emulated")])
+        if emulated:  # accuracy only, in a table of their own: emulated time is not the target's
+            console.print(rich_table(emulated, "on emulated CPUs (accuracy only)", narrow_columns(emulated, EMULATED_COLUMNS)))
+            console.print(emulated_note(rows), markup=False)
         for line in under_table(rows, env, deploy):
             console.print(line, markup=False, highlight=False)
     return md_path, json_path
