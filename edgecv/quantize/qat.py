@@ -45,7 +45,7 @@ def prepare_qat(model, sample, seven_bit_weights: bool = False):
         graph = torch.export.export(float_model, (sample.cpu(),), dynamic_shapes=({0: batch},)).module()
         config = get_default_x86_inductor_quantization_config(is_qat=True)
         if seven_bit_weights:
-            config = config._replace(weight=dataclasses.replace(config.weight, quant_min=-64, quant_max=63))
+            config = dataclasses.replace(config, weight=dataclasses.replace(config.weight, quant_min=-64, quant_max=63))
         quantizer = X86InductorQuantizer().set_global(config)
         prepared = prepare_qat_pt2e(graph, quantizer)
     allow_exported_model_train_eval(prepared)  # so the training loop's .train()/.eval() work

@@ -88,3 +88,22 @@ def test_an_unknown_target_is_refused_with_a_did_you_mean(command, tmp_path, cap
         main([*args, "--target", "x86-avx", "-o", str(tmp_path / "o.onnx")])
     err = capsys.readouterr().err
     assert e.value.code == 2 and "unknown target 'x86-avx' (did you mean 'x86-avx2'?)" in err
+
+
+@pytest.mark.parametrize("seven_bit", [True, False])
+def test_qat_exports_7bit_weights_for_x86_without_vnni(seven_bit, tmp_path):
+    """QAT for a saturating target fake-quantizes weights to [-64, 63]: its Q/DQ export is proven safe."""
+    import torch
+
+    import edgecv
+    from edgecv.quantize.qat import export_qat_onnx, prepare_qat
+
+    torch.manual_seed(0)
+    model = edgecv.create_model("cifar_resnet8", num_classes=10).eval()
+    prepared = prepare_qat(model, torch.randn(4, 3, 16, 16), seven_bit_weights=seven_bit)
+    with torch.no_grad():  # observers see a few batches (what fine-tuning would do)
+        for _ in range(2):
+            prepared(torch.randn(8, 3, 16, 16))
+    out = export_qat_onnx(prepared, tmp_path / "qat.onnx", (1, 3, 16, 16))
+    check = int8_saturation(out)
+    assert check.weights and check.safe is seven_bit, check.summary()
