@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..targets import Target
 from ..utils.errors import first_line
 from .base import BACKENDS, Artifact, resolve_backend
 
@@ -29,16 +30,20 @@ class BuildResult:
 
 def build_artifact(backend: str, model, sample, out_dir: str | Path, precision: str = "fp32",
                    calibration=None, preprocess: Mapping[str, Any] | None = None,
-                   options: Mapping[str, Any] | None = None, source: Artifact | None = None) -> BuildResult:
+                   options: Mapping[str, Any] | None = None, source: Artifact | None = None,
+                   target: str | Target | None = None) -> BuildResult:
     """`preprocess` (mean, std, class_names) is what the run's data used; it goes into the metadata.
     `options` are backend-specific build keywords (e.g. tflite's `layout`); `source` is this backend's
-    FP32 artifact of the same model, from which derived precisions (ONNX int8/fp16) are converted."""
+    FP32 artifact of the same model, from which derived precisions (ONNX int8/fp16) are converted.
+    `target`: the CPU the artifact is for (edgecv.targets; default this machine), recorded in its metadata."""
     name = resolve_backend(backend)
     b = BACKENDS.get(name)
     ok, reason = b.available()
     if not ok:
         return BuildResult(name, precision, "skipped", error=reason)
     opts = {**(options or {}), "preprocess": dict(preprocess) if preprocess else None, "source": source}
+    if target is not None:
+        opts["target"] = target
     try:
         art = b.build(model, sample, precision, calibration, Path(out_dir), opts)
     except ImportError as e:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..targets import Target, recorded_target
 from ..utils.errors import first_line
 from .base import BACKENDS, Artifact, ArtifactMetadata, BaseBackend, FunctionRunner, Precision, Runner
 from .layout import guess_layout, input_adapter
@@ -62,6 +63,20 @@ class OnnxRuntimeBackend(BaseBackend):
             def run(x: np.ndarray) -> np.ndarray:
                 return run_session(None, {name: adapt(x)})[0]
         return FunctionRunner(run, {"provider": sess.get_providers()[0], "threads": threads, "session": sess})
+
+    def run_problem(self, artifact: Artifact, host: Target) -> str | None:
+        """INT8 weights that overflow int16 in this CPU's u8 x s8 kernels (x86 without VNNI), proven from the file."""
+        if not host.int8_saturates or not Path(artifact.path).is_file():
+            return None
+        from .onnx_saturation import int8_saturation
+
+        check = int8_saturation(artifact.path)
+        if check.safe:
+            return None
+        built = recorded_target(artifact.metadata.target)
+        return (f"saturates on this CPU: built for {built.describe() if built else 'an unrecorded target'}, run on "
+                f"{host.compact()} without VNNI, whose u8 x s8 kernels overflow int16 with the weights of "
+                f"{len(check.unsafe)} of its {len(check.weights)} int8 layers; rebuild it with --target x86-avx2")
 
     def inspect(self, path: str | Path) -> ArtifactMetadata:
         """Metadata read from the file itself: input shape, layout, dtype, params, and edgecv's own entry if any."""

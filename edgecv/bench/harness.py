@@ -8,6 +8,7 @@ available here, with the reason). New backends plug in through the registry; not
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -15,6 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from ..backends import BACKENDS, Artifact
+from ..targets import Target, host_target, recorded_target
 from ..utils.errors import first_line
 from . import INT8_MIN_AGREEMENT
 from .accuracy import evaluate_runner
@@ -25,6 +27,8 @@ from ..utils.timing import OtherLoad, TimingConfig, latency_stats, measure_runne
 LEDGER_FIELDS = ("name", "backend", "precision", "status", "reason", "top1", "top5", "agreement", "max_abs_diff",
                  "latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "latency_ms_mean", "latency_ms_std",
                  "throughput_ips", "batch", "threads", "size_mb", "params", "macs",
+                 # the artifact's build target (edgecv.targets) and the CPU the row ran on (arch + kernel features)
+                 "target", "cpu_features",
                  # GPU runners that time themselves (CUDA events): compute and host<->device copies apart
                  "latency_ms_compute_p50", "h2d_ms_p50", "d2h_ms_p50")
 
@@ -38,21 +42,27 @@ class Thresholds:
 
 
 def benchmark_artifact(artifact: Artifact | str | Path, data=None, batches: Sequence[int] = (1,),
-                       threads: int | None = None, reference_model=None, timing: TimingConfig = TimingConfig(),
+                       threads: int | None = None, reference_model=None, timing: TimingConfig | None = TimingConfig(),
                        thresholds: Thresholds = Thresholds(), name: str | None = None, runner=None,
-                       strict: bool = False, extra: dict | None = None, parity: bool = True) -> list[dict]:
+                       strict: bool = False, extra: dict | None = None, parity: bool = True,
+                       host: Target | None = None) -> list[dict]:
     """Rows for one artifact. `data` is an EvalSet (accuracy on all of it); `reference_model` the
     PyTorch source (params, MACs and, unless `parity=False`, parity). `runner` skips loading (e.g. the
     in-memory reference itself, with parity=False). With `strict`, a load or run failure raises
-    instead of becoming an `export_failed` row."""
+    instead of becoming an `export_failed` row. `timing=None`: accuracy and parity only, no latency
+    (an emulated target, whose time is not the real target's). `host`: the CPU it runs on (default: this
+    machine's); an artifact whose kernels compute wrong results there (its backend's `run_problem`) is never `ok`."""
     if not isinstance(artifact, Artifact):
         artifact = Artifact.from_path(artifact)
     meta = artifact.metadata
+    host = host or host_target()
+    built_for = recorded_target(meta.target)
     base = {
         **dict.fromkeys(LEDGER_FIELDS),
         "name": name or meta.source_model or artifact.path.stem, "backend": artifact.backend,
         "precision": meta.precision, "source_model": meta.source_model, "path": str(artifact.path),
-        "threads": threads, "size_mb": size_mb(*artifact.files()), **(extra or {}),
+        "threads": threads, "size_mb": size_mb(*artifact.files()), "target": built_for.name if built_for else None,
+        "cpu_features": host.compact(), **(extra or {}),
     }
     base.update(model_profile(artifact, reference_model))
     rows = lambda status, reason=None, **kw: [  # noqa: E731  one row per batch size
@@ -84,13 +94,16 @@ def benchmark_artifact(artifact: Artifact | str | Path, data=None, batches: Sequ
             raise
         return rows("export_failed", f"running it failed: {first_line(e)}")
     status, reason = judge(quality, thresholds, _integer(backend, meta.precision), meta.precision)
+    problem = backend.run_problem(artifact, host)
+    if problem:  # measured accuracy or not, this CPU's kernels are known to compute something else
+        status, reason = "inaccurate", "; ".join(filter(None, [problem, reason]))
 
     out = []
     for b in batches:
         row = {**base, "batch": int(b), "status": status, "reason": reason, **quality}
         if fixed and b != fixed:
             row.update(status="skipped", reason=f"the artifact has a fixed batch of {fixed}")
-        else:
+        elif timing is not None:
             x = _inputs(data, int(b), shape)
             load = OtherLoad()  # what other processes used of the machine during this row's timed runs
             timed = measure_runner(runner, x, timing, load)
@@ -135,16 +148,25 @@ def size_mb(*paths: Path) -> float:
     return round(total / 1e6, 3)
 
 
+# MACs per (model, input shape, parameter count): a run benchmarks each model on several backends, and tracing
+# the flop counter costs about a second on a CPU; a model pruned in place has another parameter count.
+_MACS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 def model_profile(artifact: Artifact, reference_model=None) -> dict:
     """Params and MACs of the source model; for a file with no source, what its backend reads off it."""
     from ..utils.profile import count_macs, count_params
 
     if reference_model is not None:
+        params = count_params(reference_model)
         try:
             shape = (1, *input_chw(artifact.metadata.input_shape, artifact.path))
-            return {"params": count_params(reference_model), "macs": count_macs(reference_model, shape)}
+            known = _MACS.setdefault(reference_model, {})
+            if (shape, params) not in known:
+                known[(shape, params)] = count_macs(reference_model, shape)
+            return {"params": params, "macs": known[(shape, params)]}
         except Exception:  # a model the flop counter cannot trace still gets its params
-            return {"params": count_params(reference_model), "macs": None}
+            return {"params": params, "macs": None}
     extra = artifact.metadata.extra
     if extra.get("params") is None and artifact.path.is_file():
         try:

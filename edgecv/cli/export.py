@@ -7,6 +7,8 @@ from pathlib import Path
 
 
 def register(sub) -> None:
+    from .args import TARGET_HELP, target_name
+
     p = sub.add_parser(
         "export",
         help="export a model to ONNX (or any backend) without a recipe",
@@ -26,6 +28,7 @@ def register(sub) -> None:
     p.add_argument("--calib-data", metavar="DIR", help="images for calibration (ImageFolder or a flat folder)")
     p.add_argument("--layout", choices=["NHWC", "NCHW"], help="input layout of the file, for backends that offer a "
                    "choice (tflite: NHWC by default, what mobile apps feed)")
+    p.add_argument("--target", type=target_name, default="host", metavar="NAME", help=TARGET_HELP)
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the artifact")
     p.set_defaults(func=_export)
 
@@ -67,7 +70,7 @@ def _export(args) -> int:
     try:
         res = build_artifact(backend, model, sample, tmp, args.precision, calibration,
                              {"mean": pre["mean"], "std": pre["std"], "class_names": pre.get("class_names")},
-                             options={"layout": args.layout})
+                             options={"layout": args.layout}, target=args.target)
         if res.status != "ok":
             raise UserError(f"{res.status}: {res.error}")
         art = res.artifact
@@ -93,11 +96,21 @@ def _export(args) -> int:
     from edgecv.bench.harness import size_mb
 
     con.print(f"[green]exported[/] {escape(str(art.metadata.source_model))} -> {escape(str(out))} ({size_mb(*art.files()):.2f} MB, "
-              f"{backend} {art.precision}, input {art.metadata.input_shape})")
+              f"{backend} {art.precision}, input {art.metadata.input_shape}, target {escape(_target(art))})")
+    weights = (art.metadata.extra.get("quantization") or {}).get("weights")
+    if weights:
+        con.print(f"  INT8 weights: {escape(weights)}", markup=True, highlight=False)
     con.print(f"  parity with PyTorch on random inputs: top-1 agreement {p['agreement']:.1f}%, max |diff| {p['max_abs_diff']:.2e}")
     if art.metadata.extra.get("trtexec"):  # backends that build through TensorRT record the equivalent trtexec line
         con.print(f"  equivalent trtexec command: {escape(art.metadata.extra['trtexec'])}")
     return 0
+
+
+def _target(art) -> str:
+    from edgecv.targets import recorded_target
+
+    built = recorded_target(art.metadata.target)
+    return built.describe() if built else "unrecorded"
 
 
 def load_source(args):

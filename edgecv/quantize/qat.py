@@ -24,9 +24,12 @@ def _need_torchao():
         raise ImportError("QAT needs torchao: pip install 'edgecv[quantize]'") from None
 
 
-def prepare_qat(model, sample):
-    """A fake-quantized copy of `model` (a torch.export GraphModule that still trains); `model` is untouched."""
+def prepare_qat(model, sample, seven_bit_weights: bool = False):
+    """A fake-quantized copy of `model` (a torch.export GraphModule that still trains); `model` is untouched.
+    `seven_bit_weights`: weights in [-64, 63], for x86 without VNNI (8-bit ones saturate int16 there)."""
     _need_torchao()
+    import dataclasses
+
     import torch
     from torchao.quantization.pt2e import allow_exported_model_train_eval
     from torchao.quantization.pt2e.quantize_pt2e import prepare_qat_pt2e
@@ -40,7 +43,10 @@ def prepare_qat(model, sample):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         graph = torch.export.export(float_model, (sample.cpu(),), dynamic_shapes=({0: batch},)).module()
-        quantizer = X86InductorQuantizer().set_global(get_default_x86_inductor_quantization_config(is_qat=True))
+        config = get_default_x86_inductor_quantization_config(is_qat=True)
+        if seven_bit_weights:
+            config = dataclasses.replace(config, weight=dataclasses.replace(config.weight, quant_min=-64, quant_max=63))
+        quantizer = X86InductorQuantizer().set_global(config)
         prepared = prepare_qat_pt2e(graph, quantizer)
     allow_exported_model_train_eval(prepared)  # so the training loop's .train()/.eval() work
     prepared.edgecv_spec = getattr(model, "edgecv_spec", None)
@@ -48,12 +54,12 @@ def prepare_qat(model, sample):
 
 
 def qat_finetune(model, train_loader, val_loader, spec: QATSpec, sample, teacher=None, teacher_input=None,
-                 out_dir: str | Path | None = None, device="cpu", seed: int = 0):
+                 out_dir: str | Path | None = None, device="cpu", seed: int = 0, seven_bit_weights: bool = False):
     """Prepare `model` for QAT and fine-tune it (KD from `teacher` when given); returns (prepared, summary)."""
     from ..train.loop import fit
     from ..train.tasks import ClassificationTask
 
-    prepared = prepare_qat(model, sample)
+    prepared = prepare_qat(model, sample, seven_bit_weights)
     if teacher is not None:
         from ..distill import build_distiller
 
