@@ -22,7 +22,7 @@ def test_info_lists_tensorrt_with_its_extra(capsys):
     import importlib.util
 
     from edgecv.backends import BACKENDS
-    from edgecv.backends.tensorrt_trtexec import find_trtexec
+    from edgecv.backends.tensorrt.trtexec import find_trtexec
 
     assert main(["info", "--json"]) == 0
     trt = {b["backend"]: b for b in json.loads(capsys.readouterr().out)["backends"]}["tensorrt"]

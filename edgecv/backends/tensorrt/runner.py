@@ -242,13 +242,29 @@ def make_device(prefer: str | None = None):
     return DEVICES[choose_buffers(buffer_libraries(), prefer or os.environ.get(ENV_BUFFERS))]()
 
 
+def collecting_logger(trt):
+    """A TensorRT logger that keeps errors (for messages) and passes warnings on."""
+
+    class Collecting(trt.ILogger):
+        def __init__(self):
+            trt.ILogger.__init__(self)
+            self.errors: list[str] = []
+
+        def log(self, severity, msg):
+            if severity in (trt.ILogger.Severity.ERROR, trt.ILogger.Severity.INTERNAL_ERROR):
+                self.errors.append(str(msg))
+
+        def text(self) -> str:
+            return "; ".join(self.errors[-3:])
+
+    return Collecting()
+
+
 def load_engine(path: str | Path):
     """(tensorrt, what must outlive the engine: its runtime and logger, the deserialized engine); a file
     TensorRT cannot load raises with TensorRT's reason."""
-    from .tensorrt_build import _collecting_logger
-
     trt = import_tensorrt()
-    logger = _collecting_logger(trt)
+    logger = collecting_logger(trt)
     runtime = trt.Runtime(logger)
     engine = runtime.deserialize_cuda_engine(Path(path).read_bytes())
     if engine is None:
