@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from ..backends import BACKENDS, Artifact
 from ..utils.errors import first_line
+from ..utils.options import with_fields
 from . import INT8_MIN_AGREEMENT
 from .accuracy import evaluate_runner
 from ..utils.timing import OtherLoad, TimingConfig, latency_stats, measure_runner, split_stats
@@ -37,22 +38,35 @@ class Thresholds:
     min_int8_agreement: float = INT8_MIN_AGREEMENT
 
 
-def benchmark_artifact(artifact: Artifact | str | Path, data=None, batches: Sequence[int] = (1,),
-                       threads: int | None = None, reference_model=None, timing: TimingConfig = TimingConfig(),
-                       thresholds: Thresholds = Thresholds(), name: str | None = None, runner=None,
-                       strict: bool = False, extra: dict | None = None, parity: bool = True) -> list[dict]:
-    """Rows for one artifact. `data` is an EvalSet (accuracy on all of it); `reference_model` the
-    PyTorch source (params, MACs and, unless `parity=False`, parity). `runner` skips loading (e.g. the
-    in-memory reference itself, with parity=False). With `strict`, a load or run failure raises
-    instead of becoming an `export_failed` row."""
+@dataclass(frozen=True)
+class BenchOptions:
+    """How `benchmark_artifact` measures an artifact (the bench flags and the benchmark stage's keys)."""
+    batches: Sequence[int] = (1,)
+    threads: int | None = None
+    timing: TimingConfig = TimingConfig()
+    thresholds: Thresholds = Thresholds()
+    name: str | None = None  # the rows' name; default: the source model's, else the file's stem
+    runner: Any = None  # a runner to time instead of loading the file (e.g. the in-memory reference itself)
+    strict: bool = False  # a load or run failure raises instead of becoming an `export_failed` row
+    extra: Mapping[str, Any] | None = None  # keys added to every row (e.g. the run role)
+    parity: bool = True  # compare with the reference model (False: params and MACs only)
+
+
+def benchmark_artifact(artifact: Artifact | str | Path, data=None, reference_model=None,
+                       options: BenchOptions | None = None, **fields) -> list[dict]:
+    """Rows for one artifact, one per batch size. `data` is an EvalSet (accuracy on all of it);
+    `reference_model` the PyTorch source (params, MACs and, unless `parity=False`, parity). `options`
+    (or its fields as keywords: batches, threads, timing, ...) say how it is measured."""
+    o = with_fields(BenchOptions, options, fields, "benchmark_artifact")
+    batches, threads, runner = o.batches, o.threads, o.runner
     if not isinstance(artifact, Artifact):
-        artifact = Artifact.from_path(artifact)
+        artifact = Artifact.from_path(artifact)  # loading it below checks it (a failure is its rows' status)
     meta = artifact.metadata
     base = {
         **dict.fromkeys(LEDGER_FIELDS),
-        "name": name or meta.source_model or artifact.path.stem, "backend": artifact.backend,
+        "name": o.name or meta.source_model or artifact.path.stem, "backend": artifact.backend,
         "precision": meta.precision, "source_model": meta.source_model, "path": str(artifact.path),
-        "threads": threads, "size_mb": size_mb(artifact.path), **(extra or {}),
+        "threads": threads, "size_mb": size_mb(artifact.path), **(o.extra or {}),
     }
     base.update(model_profile(artifact, reference_model))
     rows = lambda status, reason=None, **kw: [  # noqa: E731  one row per batch size
@@ -70,7 +84,7 @@ def benchmark_artifact(artifact: Artifact | str | Path, data=None, batches: Sequ
         if probe.ndim != 2 or probe.shape[0] != (fixed or 1):
             raise ValueError(f"{artifact.path}: expected logits of shape ({fixed or 1}, classes), got {probe.shape}")
     except Exception as e:
-        if strict:
+        if o.strict:
             raise
         return rows("export_failed", first_line(e))
     if data is not None:
@@ -78,12 +92,12 @@ def benchmark_artifact(artifact: Artifact | str | Path, data=None, batches: Sequ
     info = runner.info
     base["device"] = info.get("provider") or info.get("device")
     try:
-        quality = evaluate_runner(runner, data, reference_model if parity else None, fixed, shape)
+        quality = evaluate_runner(runner, data, reference_model if o.parity else None, fixed, shape)
     except Exception as e:
-        if strict:
+        if o.strict:
             raise
         return rows("export_failed", f"running it failed: {first_line(e)}")
-    status, reason = judge(quality, thresholds, _integer(backend, meta.precision), meta.precision)
+    status, reason = judge(quality, o.thresholds, _integer(backend, meta.precision), meta.precision)
 
     out = []
     for b in batches:
@@ -93,7 +107,7 @@ def benchmark_artifact(artifact: Artifact | str | Path, data=None, batches: Sequ
         else:
             x = _inputs(data, int(b), shape)
             load = OtherLoad()  # what other processes used of the machine during this row's timed runs
-            timed = measure_runner(runner, x, timing, load)
+            timed = measure_runner(runner, x, o.timing, load)
             row.update(latency_stats(timed.wall_s, int(b), load), **split_stats(timed))
         out.append(row)
     return out
