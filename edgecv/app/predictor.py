@@ -54,9 +54,13 @@ class Predictor:
         return names if names and len(names) == num_outputs else [str(i) for i in range(num_outputs)]
 
     def preprocess(self, image, bgr: bool = False) -> np.ndarray:
-        """One image (PIL image, or HxWx3 uint8 array, RGB unless `bgr`) -> normalised CxHxW float32."""
+        """One image (a file, a PIL image, or an HxWx3 uint8 array, RGB unless `bgr`) -> normalised CxHxW float32."""
         from PIL import Image
 
+        if isinstance(image, (str, Path)):
+            from ..data.folder import load_image
+
+            image = load_image(str(image))
         if isinstance(image, np.ndarray):
             if image.ndim != 3 or image.shape[2] not in (1, 3, 4):
                 raise ValueError(f"expected an HxWx3 image array, got shape {image.shape}")
