@@ -42,6 +42,9 @@ class BenchmarkOptions:
     # power on a Jetson: tegrastats' command and seconds per batch size
     tegrastats: str | None = None
     power_time: float = 5.0
+    # accuracy on other CPU classes under QEMU (edgecv.app.emulate): their names, and a subset of the images
+    emulate: Sequence[str] = ()
+    emulate_images: int | None = None
 
 
 @dataclass
@@ -67,10 +70,15 @@ def benchmark(artifact: str | Path, options: BenchmarkOptions | None = None, **f
         predictor = Predictor(art, threads=o.threads, crop_pct=o.crop_pct)
         class_map = read_class_map(o.class_map) if isinstance(o.class_map, (str, Path)) else o.class_map
         data = predictor.evalset(o.data, class_map) if o.data else None
-        rows = benchmark_artifact(art, data, reference_model(art, o.reference), batches=list(o.batches),
-                                  threads=o.threads, timing=o.timing, thresholds=o.thresholds,
-                                  name=o.name or Path(artifact).stem, runner=predictor.runner, strict=True)
-    except (ValueError, KeyError, FileNotFoundError, ImportError):
+        reference, name = reference_model(art, o.reference), o.name or Path(artifact).stem
+        rows = benchmark_artifact(art, data, reference, batches=list(o.batches), threads=o.threads, timing=o.timing,
+                                  thresholds=o.thresholds, name=name, runner=predictor.runner, strict=True)
+        if o.emulate:
+            from .emulate import emulated_rows
+
+            rows += emulated_rows(art, list(o.emulate), data=data, reference=reference, host_runner=predictor.runner,
+                                  thresholds=o.thresholds, threads=o.threads, images=o.emulate_images, name=name)
+    except (ValueError, KeyError, FileNotFoundError, ImportError, *_emulation_errors(o.emulate)):
         raise
     except Exception as e:  # a runtime's own exception types (e.g. onnxruntime's): one line
         raise RuntimeError(f"running {artifact} failed: {first_line(e)}") from None
@@ -80,6 +88,15 @@ def benchmark(artifact: str | Path, options: BenchmarkOptions | None = None, **f
         rows = add_power(rows, measure_batches(predictor, data, o.batches, o.tegrastats, o.power_time,
                                                warmup=o.timing.warmup))
     return BenchmarkResult(rows, fingerprint(o.threads))
+
+
+def _emulation_errors(emulate) -> tuple[type, ...]:
+    """The set-up and emulated-run failures, whose one-line messages reach the user as they are."""
+    if not emulate:
+        return ()
+    from ..bench.emulate import EmulationError, EmulationSetupError
+
+    return EmulationError, EmulationSetupError
 
 
 def open_artifact_for(artifact, o: BenchmarkOptions):

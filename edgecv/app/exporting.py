@@ -26,6 +26,7 @@ class ExportOptions:
     layout: str | None = None  # NHWC or NCHW, for backends that offer a choice (tflite: NHWC by default)
     input_size: int | None = None  # square input size; default: what the model was trained with
     options: Mapping[str, Any] = field(default_factory=dict)  # backend-specific build options
+    target: str | None = None  # the CPU the artifact is for (a name from edgecv.targets; default this machine)
 
 
 @dataclass
@@ -76,7 +77,8 @@ def export(model, output: str | Path, options: ExportOptions | None = None, **fi
     try:
         res = build_artifact(backend, loaded.model, sample, tmp, opts.precision, calibration,
                              {**opts.options, "layout": opts.layout},
-                             preprocess={"mean": pre["mean"], "std": pre["std"], "class_names": pre.get("class_names")})
+                             preprocess={"mean": pre["mean"], "std": pre["std"], "class_names": pre.get("class_names")},
+                             target=opts.target)
         if res.status != "ok":
             raise RuntimeError(f"{res.status}: {res.error}")
         art = res.artifact

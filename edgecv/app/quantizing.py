@@ -27,6 +27,7 @@ class QuantizeOptions:
     std: Sequence[float] | None = None
     spec: QuantizeSpec | None = None  # method, calib_size, budget, keep_fp32, threads... (its defaults otherwise)
     log: Callable[[str], None] | None = None  # progress lines of the budget loop
+    target: str | None = None  # the CPU the file is for (a name from edgecv.targets; default this machine)
 
 
 def quantize(artifact: str | Path, output: str | Path, options: QuantizeOptions | None = None, **fields):
@@ -57,4 +58,5 @@ def quantize(artifact: str | Path, output: str | Path, options: QuantizeOptions 
         from ..bench import EvalSet
 
         val = EvalSet.from_folder(opts.val_data, size, mean, std)
-    return quantize_onnx(src, out, opts.precision, calibration, spec=spec, val=val, log=opts.log or (lambda _s: None))
+    return quantize_onnx(src, out, opts.precision, calibration, spec=spec, val=val, log=opts.log or (lambda _s: None),
+                         target=opts.target)

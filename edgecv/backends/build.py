@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..targets import Target
 from ..utils.errors import first_line
 from .base import BACKENDS, COMMON_OPTIONS, Artifact, resolve_backend
 
@@ -32,11 +33,12 @@ def build_artifact(backend: str, model, sample, out_dir: str | Path, precision: 
     """`options` are backend-specific build keywords (e.g. tflite's `layout`); `common` are the ones every
     backend takes (COMMON_OPTIONS): `preprocess` (mean, std, class_names: what the run's data used; it goes
     into the metadata) and `source`, this backend's FP32 artifact of the same model, from which derived
-    precisions (ONNX int8/fp16) are converted."""
-    unknown = sorted(set(common) - set(COMMON_OPTIONS))
+    precisions (ONNX int8/fp16) are converted; and `target`: the CPU the artifact is for (edgecv.targets;
+    default this machine), recorded in its metadata."""
+    unknown = sorted(set(common) - {*COMMON_OPTIONS, "target"})
     if unknown:
         raise TypeError(f"build_artifact() got unknown option(s) {', '.join(unknown)}; backend-specific ones go in "
-                        f"`options`, the common ones are {', '.join(COMMON_OPTIONS)}")
+                        f"`options`, the common ones are {', '.join(COMMON_OPTIONS)} and target")
     name = resolve_backend(backend)
     b = BACKENDS.get(name)
     ok, reason = b.available()
@@ -44,6 +46,8 @@ def build_artifact(backend: str, model, sample, out_dir: str | Path, precision: 
         return BuildResult(name, precision, "skipped", error=reason)
     preprocess = common.get("preprocess")
     opts = {**(options or {}), "preprocess": dict(preprocess) if preprocess else None, "source": common.get("source")}
+    if common.get("target") is not None:
+        opts["target"] = common["target"]
     try:
         art = b.build(model, sample, precision, calibration, Path(out_dir), opts)
     except ImportError as e:

@@ -17,9 +17,10 @@ from ..utils.io import write_json, write_text
 # (row key, column title, format); a column is shown only if some row has a value for it
 COLUMNS: list[tuple[str, str, str]] = [
     ("name", "name", "{}"), ("role", "role", "{}"), ("backend", "backend", "{}"), ("precision", "precision", "{}"),
+    ("emulated", "emulated", "{}"),  # the CPU class an emulated row ran as (no latency: see edgecv.bench.emulate)
     ("batch", "batch", "{}"), ("status", "status", "{}"), ("top1", "top-1 %", "{:.2f}"),
     ("top5", "top-5 %", "{:.2f}"), ("top1_restricted", "top-1 restricted %", "{:.2f}"),
-    ("agreement", "agree %", "{:.2f}"), ("max_abs_diff", "max |diff|", "{:.2e}"),
+    ("agreement", "agree %", "{:.2f}"), ("same_as_host", "same as host %", "{:.2f}"), ("max_abs_diff", "max |diff|", "{:.2e}"),
     ("latency_ms_p50", "p50 ms", "{:.3f}"), ("latency_ms_p90", "p90 ms", "{:.3f}"),
     ("latency_ms_p99", "p99 ms", "{:.3f}"),
     # GPU rows (CUDA events, as trtexec's GPU compute / H2D / D2H); absent from CPU-only ledgers
@@ -30,8 +31,22 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("threads", "threads", "{}"), ("busy_other_pct", "other load %", "{:.0f}"), ("reason", "note", "{}"),
 ]
 # The run summary a person reads first: what each artifact is, how accurate, how fast, how big.
-SUMMARY_KEYS = ("name", "role", "backend", "precision", "batch", "status", "top1", "agreement", "latency_ms_p50",
+SUMMARY_KEYS = ("name", "role", "backend", "precision", "emulated", "batch", "status", "top1", "agreement", "same_as_host",
+                "latency_ms_p50",
                 "speedup_vs_teacher", "speedup_vs_teacher_torch", "size_mb", "params", "macs", "busy_other_pct", "reason")
+# The run's printed table: what fits 100 terminal columns; each row's note goes under it (row_notes).
+NARROW_COLUMNS: list[tuple[str, str, str]] = [
+    ("model", "model", "{}"), ("backend", "backend", "{}"), ("precision", "prec", "{}"), ("batch", "batch", "{}"),
+    ("status", "status", "{}"), ("top1", "top-1\n%", "{:.2f}"), ("agreement", "agree\n%", "{:.2f}"),
+    ("latency_ms_p50", "p50\nms", "{:.3f}"), ("speedup_vs_teacher", "x\nteacher", "{:.2f}"), ("size_mb", "size\nMB", "{:.2f}"),
+    ("macs", "MACs\nM", "{:.1f}"),
+]
+# The same for emulated rows (accuracy only): the CPU class each ran as, and how many images match the host's run.
+EMULATED_COLUMNS: list[tuple[str, str, str]] = [
+    ("model", "model", "{}"), ("backend", "backend", "{}"), ("precision", "prec", "{}"), ("emulated", "emulated", "{}"),
+    ("status", "status", "{}"), ("top1", "top-1\n%", "{:.2f}"), ("agreement", "agree\n%", "{:.2f}"),
+    ("same_as_host", "same as\nhost %", "{:.2f}"),
+]
 BUSY_PCT = 25.0  # other processes using more than this share of the cores during a row's timing: flagged
 _MILLIONS = {"params", "macs"}
 
@@ -84,6 +99,26 @@ def summary_columns(rows: Sequence[dict]) -> list[tuple[str, str, str]]:
     return [c for c in table_columns(rows) if c[0] in SUMMARY_KEYS and not (c[0] == "batch" and one_batch)]
 
 
+def narrow_rows(rows: Sequence[dict]) -> list[dict]:
+    """Rows for the narrow table: `model` is the row's role in a run (teacher, student, pruned), else its name."""
+    return [{**r, "model": r.get("role") or r.get("name")} for r in rows]
+
+
+def narrow_columns(rows: Sequence[dict], columns: Sequence[tuple[str, str, str]] = NARROW_COLUMNS) -> list[tuple[str, str, str]]:
+    """The narrow table's columns that some row fills; `batch` only when rows differ in it."""
+    one_batch = len({r.get("batch") for r in rows}) == 1
+    return [c for c in columns if any(r.get(c[0]) not in (None, "") for r in rows)
+            and not (c[0] == "batch" and one_batch)]
+
+
+def row_notes(rows: Sequence[dict]) -> list[str]:
+    """'<model> <backend> <precision>: <reason>' for every row with a reason (what the narrow table leaves out)."""
+    return [f"{r.get('role') or r.get('name')} {r.get('backend')} {r.get('precision')}"
+            + (f" on {r['emulated']} (emulated)" if r.get("emulated") else "")
+            + (f" batch {r.get('batch')}" if len({x.get('batch') for x in rows}) > 1 else "") + f": {r['reason']}"
+            for r in rows if r.get("reason")]
+
+
 def rich_table(rows: Sequence[dict], title: str | None = None, columns: Sequence[tuple[str, str, str]] | None = None):
     """The same table for the terminal."""
     from rich.table import Table
@@ -92,8 +127,8 @@ def rich_table(rows: Sequence[dict], title: str | None = None, columns: Sequence
     cols = list(columns or table_columns(rows))
     t = Table(title=title, show_lines=False)
     for key, title_, _ in cols:
-        t.add_column(title_, justify="left" if key in ("name", "role", "backend", "precision", "status", "reason") else "right",
-                     overflow="fold", no_wrap=key in ("name", "role", "backend"))
+        t.add_column(title_, justify="left" if key in ("name", "model", "role", "backend", "precision", "status", "reason") else "right",
+                     overflow="fold", no_wrap=key in ("name", "model", "role", "backend"))
     colour = {"ok": "green", "inaccurate": "yellow", "export_failed": "red", "skipped": "dim"}
     for r in rows:
         values = [Text(cell(r, k, f)) for k, _, f in cols]  # plain text: "pip install 'edgecv[onnx]'" keeps [onnx]
@@ -175,6 +210,28 @@ def busy_warning(rows: Sequence[dict]) -> str:
             + ", ".join(f"{_row_label(r)} ({r['busy_other_pct']:.0f} %)" for r in busy) + ". Re-run them on an idle machine.")
 
 
+def emulated_note(rows: Sequence[dict]) -> str:
+    """A line saying what the emulated rows are ('' when there are none): which images, no latency, and each
+    one's top-1 on the host against the emulated target's on those images."""
+    emulated = [r for r in rows if r.get("emulated")]
+    if not emulated:
+        return ""
+    images = sorted({r["images"] for r in emulated if r.get("images")})
+    parts = [f"{_row_label(r).rsplit(' batch', 1)[0]} on {r['emulated']}: {_fmt(r.get('top1'))} % vs "
+             f"{_fmt(r.get('host_top1'))} % on the host" + (f", {r['differ_from_host']} image(s) differ"
+                                                              if r.get("differ_from_host") else "")
+             for r in emulated if r.get("host_top1") is not None]
+    return ("**Emulated rows** ran under QEMU user-mode emulation with the target's builds of the runtime, on "
+            + (f"{'/'.join(map(str, images))} images" if images else "random images")
+            + "; they have no latency (emulated time is not the target's time). `same as host %`: images whose "
+            "top-1 equals the host's run of the same file on the same images"
+            + (". Top-1 there: " + "; ".join(parts) if parts else "") + ".")
+
+
+def _fmt(v) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
 def _row_label(r: dict) -> str:
     return " ".join(str(r.get(k)) for k in ("name", "backend", "precision") if r.get(k)) + f" batch {r.get('batch', 1)}"
 
@@ -183,6 +240,8 @@ def report_markdown(rows: Sequence[dict], environment: dict | None, title: str, 
     parts = [f"# {title}\n", markdown_table(rows)]
     if busy_warning(rows):
         parts.append(f"\n{busy_warning(rows)}\n")
+    if emulated_note(rows):
+        parts.append(f"\n{emulated_note(rows)}\n")
     if plot:
         parts.append(f"\n![top-1 vs p50 latency]({plot})\n")
     if environment:
@@ -190,10 +249,16 @@ def report_markdown(rows: Sequence[dict], environment: dict | None, title: str, 
         gpu = environment.get("gpu")
         parts.append(
             f"\n**Environment**: {environment.get('cpu')} ({environment.get('cores_usable')} usable cores, "
-            f"load {environment.get('load_avg_1m')}), threads {environment.get('threads') or 'default'}, "
+            f"{_features(environment)}, load {environment.get('load_avg_1m')}), threads {environment.get('threads') or 'default'}, "
             f"GPU {gpu['name'] + ' driver ' + gpu['driver'] if gpu else 'none'}; {environment.get('os')}, "
             f"Python {environment.get('python')}; {libs}.\n")
     return "\n".join(parts)
+
+
+def _features(environment: dict) -> str:
+    """'x86_64 features avx2 avx512f ...': the CPU features that decide quantized kernels."""
+    feats = environment.get("cpu_features")
+    return f"{environment.get('cpu_arch') or '?'} features {' '.join(feats) if feats else 'none of note'}"
 
 
 def write_ledger(folder: str | Path, rows: Sequence[dict], environment: dict | None = None,

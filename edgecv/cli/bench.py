@@ -56,6 +56,16 @@ def register(sub) -> None:
                    "max-autotune-no-cudagraphs (implies --compile)")
     g.add_argument("--tf32", action="store_true", default=None, help="let fp32 on CUDA round through TF32 (off by "
                    "default: fp32 means fp32, as in TensorRT's fp32 engines)")
+    e = p.add_argument_group("on an emulated CPU", "check the artifact's accuracy on another CPU class under QEMU "
+                             "user-mode emulation, with that CPU's builds of ONNX Runtime and LiteRT: the host row is followed "
+                             "by one row per class, marked `emulated`, with top-1, agreement and how many images' top-1 "
+                             "differ from the host's; no latency (emulated time is not the target's). The first use "
+                             "sets the target up under ~/.edgecv/emulate (see `edgecv emulate`)")
+    e.add_argument("--emulate", metavar="CLASS[,CLASS]", help="arm64 (= arm64-a76), arm64-a53 (no dotprod), arm64-a76 "
+                   "(dotprod), arm64-i8mm (i8mm), x86-avx2 (x86-64 without AVX-512/VNNI, on an x86-64 host); "
+                   "comma-separated for several")
+    e.add_argument("--emulate-images", type=positive_int, metavar="N", help="evaluate the emulated rows on a seeded, "
+                   "stratified subset of about N images of --data (default: all of them; emulation is slow)")
     r = p.add_argument_group("on another machine", "run the same benchmark on a target over SSH (a Jetson, say): the "
                              "files are copied to a temporary folder there, and the rows come back with the target's "
                              "fingerprint")
@@ -85,6 +95,7 @@ def _bench(args) -> int:
         raise FileExistsError(f"--out {args.out} exists and is not empty; choose a new folder")
     if args.class_map and not args.data:
         raise UserError("--class-map needs --data")
+    emulate = _emulate_targets(args)
     if args.remote:
         return _report(args, *_bench_remote(args, batches))
     res = benchmark(args.artifact, BenchmarkOptions(
@@ -94,8 +105,28 @@ def _bench(args) -> int:
         backend=args.backend, layout=args.layout, mean=_floats(args.mean, "--mean") if args.mean else None,
         std=_floats(args.std, "--std") if args.std else None, size=args.size,
         precision=args.precision, runtime=_runtime_options(args),
-        tegrastats=args.tegrastats_cmd if args.tegrastats else None, power_time=args.power_time))
+        tegrastats=args.tegrastats_cmd if args.tegrastats else None, power_time=args.power_time,
+        emulate=emulate, emulate_images=args.emulate_images))
     return _report(args, res.rows, res.environment)
+
+
+def _emulate_targets(args) -> list[str]:
+    """--emulate's classes, checked against the other flags before anything runs."""
+    from edgecv.cli import UserError
+
+    if not args.emulate:
+        if args.emulate_images:
+            raise UserError("--emulate-images needs --emulate")
+        return []
+    from edgecv.app.emulate import parse_targets
+
+    names = parse_targets(args.emulate)
+    for flag, given in (("--remote", args.remote), ("--tegrastats", args.tegrastats)):
+        if given:
+            raise UserError(f"--emulate runs the artifact on this machine under QEMU; it does not combine with {flag}")
+    if args.precision or _runtime_options(args):
+        raise UserError("--emulate runs .onnx and .tflite files as built; it does not take the PyTorch run-time flags")
+    return names
 
 
 def _bench_remote(args, batches: list[int]) -> tuple[list[dict], dict]:
@@ -137,7 +168,9 @@ def _report(args, rows: list[dict], env: dict) -> int:
     from edgecv.utils.console import get_console
     from edgecv.utils.io import write_json
 
-    title = f"edgecv bench {args.artifact}" + (f" on {args.remote}" if args.remote else "")
+    title = f"edgecv bench {args.artifact}" + (f" on {args.remote}" if args.remote else "") + \
+        (f" (+ emulated {', '.join(sorted({r['emulated'] for r in rows if r.get('emulated')}))})"
+         if any(r.get("emulated") for r in rows) else "")
     con = get_console()
     if con.is_terminal:
         con.print(rich_table(rows, title=title))
@@ -147,6 +180,10 @@ def _report(args, rows: list[dict], env: dict) -> int:
         print(markdown_table(rows), end="")
     for line in power_lines(rows):
         print(line)
+    from edgecv.bench.ledger import emulated_note
+
+    if emulated_note(rows):
+        print(emulated_note(rows))
     if args.json:
         print(f"wrote {write_json(args.json, {'environment': env, 'rows': rows})}")
     if args.out:

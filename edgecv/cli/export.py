@@ -5,6 +5,8 @@ from pathlib import Path
 
 
 def register(sub) -> None:
+    from .args import TARGET_HELP, target_name
+
     p = sub.add_parser(
         "export",
         help="export a model to ONNX (or any backend) without a recipe",
@@ -24,6 +26,7 @@ def register(sub) -> None:
     p.add_argument("--calib-data", metavar="DIR", help="images for calibration (ImageFolder or a flat folder)")
     p.add_argument("--layout", choices=["NHWC", "NCHW"], help="input layout of the file, for backends that offer a "
                    "choice (tflite: NHWC by default, what mobile apps feed)")
+    p.add_argument("--target", type=target_name, default="host", metavar="NAME", help=TARGET_HELP)
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the artifact")
     p.set_defaults(func=_export)
 
@@ -36,15 +39,25 @@ def _export(args) -> int:
     from edgecv.utils.console import get_console
 
     res = export(load_source(args), args.output, to=args.to, precision=args.precision, calib_data=args.calib_data,
-                 layout=args.layout, input_size=args.input_size)
+                 layout=args.layout, input_size=args.input_size, target=args.target)
     art, out, p = res.artifact, res.path, res.parity
     con = get_console()
     con.print(f"[green]exported[/] {escape(str(art.metadata.source_model))} -> {escape(str(out))} ({out.stat().st_size / 1e6:.2f} MB, "
-              f"{art.backend} {art.precision}, input {art.metadata.input_shape})")
+              f"{art.backend} {art.precision}, input {art.metadata.input_shape}, target {escape(_target(art))})")
+    weights = (art.metadata.extra.get("quantization") or {}).get("weights")
+    if weights:
+        con.print(f"  INT8 weights: {escape(weights)}", markup=True, highlight=False)
     con.print(f"  parity with PyTorch on random inputs: top-1 agreement {p['agreement']:.1f}%, max |diff| {p['max_abs_diff']:.2e}")
     if art.metadata.extra.get("trtexec"):  # backends that build through TensorRT record the equivalent trtexec line
         con.print(f"  equivalent trtexec command: {escape(art.metadata.extra['trtexec'])}")
     return 0
+
+
+def _target(art) -> str:
+    from edgecv.targets import recorded_target
+
+    built = recorded_target(art.metadata.target)
+    return built.describe() if built else "unrecorded"
 
 
 def load_source(args):

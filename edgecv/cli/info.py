@@ -35,7 +35,8 @@ def package_installed(dist: str) -> bool:
     except PackageNotFoundError:
         pass
     try:
-        return importlib.util.find_spec(dist.replace("-", "_").lower()) is not None
+        spec = importlib.util.find_spec(dist.replace("-", "_").lower())
+        return spec is not None and spec.origin is not None  # a folder of type stubs alone imports as a namespace
     except (ImportError, ValueError):
         return False
 
@@ -73,6 +74,24 @@ def backend_status() -> list[dict]:
     return out
 
 
+def cpu_lines() -> list[str]:
+    """This CPU's kernel-deciding features (present and absent), what they mean for INT8, and the build targets."""
+    from edgecv.targets import KERNEL_FEATURES, TARGET_NAMES, host_target
+
+    host = host_target()
+    known = KERNEL_FEATURES.get(host.arch, {})
+    absent = [f for f in known if f not in host.features]
+    lines = [f"CPU features ({host.arch}, the ones that decide quantized kernels): {' '.join(host.features) or 'none'}"
+             + (f"; absent: {' '.join(absent)}" if absent else "")]
+    if host.int8_saturates:
+        lines.append("INT8: no VNNI, so ONNX Runtime's u8 x s8 kernels saturate int16 with 8-bit weights; "
+                     "builds for this host get 7-bit weights (--target x86-vnni builds 8-bit for VNNI machines)")
+    elif host.vnni:
+        lines.append("INT8: VNNI, so 8-bit weights run exactly here; build with --target x86-avx2 for x86 without VNNI")
+    lines.append(f"build targets (export/quantize --target): {', '.join(TARGET_NAMES)}")
+    return lines
+
+
 def _info(args) -> int:
     import json
 
@@ -92,6 +111,8 @@ def _info(args) -> int:
     gpu = env.get("gpu")
     con.print(f"[bold]edgecv[/] {env['libraries'].get('edgecv', 'dev')}  Python {env['python']}  {env['os']}")
     con.print(f"CPU: {env['cpu']} ({env['cores_usable']} usable of {env['cpu_count']} cores, load {env['load_avg_1m']})")
+    for line in cpu_lines():
+        con.print(line, markup=False, highlight=False)
     con.print(f"GPU: {gpu['name']} ({gpu['memory']}, driver {gpu['driver']})" if gpu else "GPU: none")
     if env.get("onnxruntime_providers"):
         con.print(f"onnxruntime providers: {', '.join(env['onnxruntime_providers'])}")

@@ -13,6 +13,7 @@ from typing import Callable
 
 from ..backends import REFERENCE_PRECISION
 from ..backends.base import Artifact, ArtifactMetadata
+from ..targets import Target, resolve_target
 from ..utils.io import atomic_path
 from .spec import BACKEND, QuantizeSpec
 
@@ -35,12 +36,15 @@ def source_metadata(path: Path) -> ArtifactMetadata:
 
 def quantize_onnx(fp32_path: str | Path, out_path: str | Path, precision: str = "int8", calibration=None,
                   method: str | None = None, spec: QuantizeSpec | None = None, val=None,
-                  log: Callable[[str], None] = lambda _s: None) -> QuantizeResult:
+                  log: Callable[[str], None] = lambda _s: None, target: str | Target | None = None) -> QuantizeResult:
     """Quantize `fp32_path` to `out_path`. `calibration`: a CalibrationSource or iterable of NCHW batches
     (INT8 only); `val`: an edgecv EvalSet, needed for `spec.budget` / `spec.min_agreement` and used to
     report top-1 when given. `precision` and `method` override the spec's (threads, budget and the rest
-    are the spec's)."""
+    are the spec's). `target`: the CPU the file is for (a name from edgecv.targets; default this
+    machine): it decides the INT8 weights (7-bit where 8-bit would saturate) and goes into the metadata."""
+    from ..backends.onnx_saturation import int8_saturation
     from ..utils.versions import package_versions
+    from .scheme import scheme, weights_for_target
 
     fp32_path, out_path = Path(fp32_path), Path(out_path)
     if not fp32_path.is_file():
@@ -50,13 +54,15 @@ def quantize_onnx(fp32_path: str | Path, out_path: str | Path, precision: str = 
     overrides = {"precision": precision, **({"method": method} if method else {})}
     spec = (spec or QuantizeSpec()).model_copy(update=overrides)
     spec = QuantizeSpec.model_validate(spec.model_dump())  # re-validate the overrides
+    target = resolve_target(target)
+    spec = weights_for_target(spec, target)
     if spec.has_budget and val is None:
         raise ValueError("an accuracy budget or min_agreement needs validation images (--val-data DIR, or the recipe's val split)")
     meta = source_metadata(fp32_path)
     if meta.precision not in (REFERENCE_PRECISION, None):
         raise ValueError(f"{fp32_path} is already {meta.precision}; quantize the FP32 model")
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    report: dict = {"precision": spec.precision, "source": str(fp32_path)}
+    report: dict = {"precision": spec.precision, "source": str(fp32_path), "target": target.name}
     with tempfile.TemporaryDirectory(prefix="edgecv-quantize-") as tmp:
         work = Path(tmp)
         built = work / "model.onnx"
@@ -65,13 +71,17 @@ def quantize_onnx(fp32_path: str | Path, out_path: str | Path, precision: str = 
 
             convert_fp16(fp32_path, built)
         else:
-            report.update(_int8(fp32_path, built, spec, calibration, val, work, log))
+            report.update(_int8(fp32_path, built, spec, calibration, val, work, log), weights=scheme(spec))
+            check = int8_saturation(built)  # what x86 without VNNI would make of these weights
+            report["x86_without_vnni"] = "safe" if check.safe else "saturates"
+            if target.int8_saturates and not check.safe:  # by construction never: 7-bit and uint8 weights fit
+                raise RuntimeError(f"INT8 build for {target.describe()} is not saturation-safe: {check.summary()}")
         if val is not None and "top1" not in report:
             from .measure import top1
 
             report["fp32_top1"], report["top1"] = top1(fp32_path, val, spec.threads), top1(built, val, spec.threads)
             report["drop"] = round(report["fp32_top1"] - report["top1"], 3)
-        new = meta.copy(precision=spec.precision)
+        new = meta.copy(precision=spec.precision, target=target.to_dict())
         new.tool_versions = {**meta.tool_versions, **package_versions(("onnx", "onnxruntime"))}
         new.extra["quantization"] = {**report, "spec": spec.model_dump(exclude_none=True)}
         new.extra["source_artifact"] = str(fp32_path)

@@ -140,6 +140,7 @@ def quantize_qdq(prepared: str | Path, out_path: str | Path, spec: QuantizeSpec,
             name, _ = onnx_input(prepared)
             reader = array_reader(images, name)
     act = QuantType.QUInt8 if spec.activation_type == "uint8" else QuantType.QInt8
+    weights = QuantType.QUInt8 if spec.weight_type == "uint8" else QuantType.QInt8
     extra = {"ActivationSymmetric": spec.activation_type == "int8", "WeightSymmetric": True}
     if spec.method == "percentile":
         extra["CalibPercentile"] = spec.percentile
@@ -147,7 +148,7 @@ def quantize_qdq(prepared: str | Path, out_path: str | Path, spec: QuantizeSpec,
     with quiet_ort_logging():
         quantize_static(
             str(prepared), str(out_path), reader, quant_format=QuantFormat.QDQ, per_channel=spec.per_channel,
-            reduce_range=spec.reduce_range, activation_type=act, weight_type=QuantType.QInt8,
+            reduce_range=bool(spec.reduce_range), activation_type=act, weight_type=weights,
             nodes_to_exclude=list(dict.fromkeys([*nodes_to_exclude, *kept])),
             nodes_to_quantize=list(nodes_to_quantize or []),
             calibrate_method=getattr(CalibrationMethod, ORT_METHODS[spec.method]), extra_options=extra,

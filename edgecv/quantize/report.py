@@ -25,6 +25,9 @@ def summary_line(report: dict) -> str:
     parts = [report.get("precision", "?").upper()]
     if report.get("method"):
         parts.append(f"{report['method']} calibration on {report.get('calib_images')} images")
+    if report.get("weights"):
+        safe = {"safe": "safe", "saturates": "saturates"}.get(report.get("x86_without_vnni"), "?")
+        parts.append(f"{report['weights']} for target {report.get('target')} ({safe} on x86 without VNNI)")
     if report.get("top1") is not None and report.get("fp32_top1") is not None:
         parts.append(f"top-1 {report['top1']:.2f}% vs FP32 {report['fp32_top1']:.2f}% ({-report['drop']:+.2f} pt)")
     if report.get("keep_fp32"):

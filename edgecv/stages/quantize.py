@@ -22,11 +22,20 @@ class QuantizeStage(StageConfig):
     precision: list[Literal["int8", "fp16"]] = Field(["int8"], min_length=1, description="int8, fp16 or both")
     models: Optional[list[str]] = Field(None, description="roles to quantize; default: the student")
     val_images: Optional[int] = Field(None, ge=1, description="stratified subset of the val split for the budget (default: all)")
+    target: str = Field("host", description="the CPU the INT8 files are for: host (this machine) or a named target "
+                        "(x86-avx2: x86 without VNNI gets 7-bit weights; x86-vnni, arm64-*, jetson: 8-bit)")
     qat: QATSpec = QATSpec()
     quantize: QuantizeSpec = Field(default_factory=QuantizeSpec)
 
     def roles_used(self):
         return [("models", m) for m in self.models or ["student"]]
+
+    @field_validator("target")
+    @classmethod
+    def _known_target(cls, name: str) -> str:
+        from ..targets import check_target_name
+
+        return check_target_name(name)
 
     @field_validator("precision", mode="before")
     @classmethod
@@ -86,7 +95,8 @@ def _quantize(fp32_path, out, precision, calibration, cfg: QuantizeStage, val, c
     from ..quantize.api import quantize_onnx
 
     spec = cfg.quantize.model_copy(update={"precision": precision, **({} if precision == "int8" else {"budget": None, "min_agreement": None})})
-    return quantize_onnx(fp32_path, out, precision, calibration, spec=spec, val=val, log=lambda s: con.print(f"    {s}"))
+    return quantize_onnx(fp32_path, out, precision, calibration, spec=spec, val=val, log=lambda s: con.print(f"    {s}"),
+                         target=cfg.target)
 
 
 def _want_qat(cfg: QuantizeStage, rep: dict) -> bool:
@@ -115,6 +125,7 @@ def _qat(ctx, cfg: QuantizeStage, role: str, model, fp32, stage_dir: Path, ledge
     from ..distill import KDTeacher
     from ..models import model_name
     from ..quantize.qat import export_qat_onnx, qat_finetune
+    from ..targets import resolve_target
 
     q = cfg.qat
     roles = [r for r in ctx.teacher_roles() if r != role]
@@ -122,11 +133,13 @@ def _qat(ctx, cfg: QuantizeStage, role: str, model, fp32, stage_dir: Path, ledge
     teacher = copy.deepcopy(model).eval() if t_role in ("self", role) else ctx.model(t_role).cpu().eval()
     adapter = ctx.teacher_input(t_role) if t_role not in ("self", role) else None
     train_loader, val_loader = ctx.loaders()
+    target = resolve_target(cfg.target)
     prepared, summary = qat_finetune(model, train_loader, val_loader, q, ctx.sample_batch(), KDTeacher(teacher, adapter),
-                                     stage_dir / role / "qat", device=ctx.device, seed=ctx.seed)
+                                     stage_dir / role / "qat", device=ctx.device, seed=ctx.seed,
+                                     seven_bit_weights=target.int8_saturates)
     name = model_name(model)
     path = stage_dir / role / f"{name}-int8-qat.onnx"
-    meta = fp32.metadata.copy(precision="int8")
+    meta = fp32.metadata.copy(precision="int8", target=target.to_dict())
     export_qat_onnx(prepared, path, ctx.input_shape, meta.plain())
     from ..eval.logits import agreement
     from ..quantize.measure import predictions
@@ -171,12 +184,15 @@ def _top1(path, val, threads) -> float:
 
 
 def _row(role, name, precision, path, top1, sample, threads) -> dict:
+    from ..backends import Artifact
     from ..bench.harness import size_mb
     from ..quantize.measure import latency_ms
+    from ..targets import recorded_target
     from ..utils.timing import OtherLoad
 
     load = OtherLoad()  # what other processes used of the machine while this row was timed
     p50 = latency_ms(path, sample, threads, load)
+    built = recorded_target(Artifact.from_path(path, BACKEND).metadata.target)
     return {"name": name, "role": role, "backend": BACKEND, "precision": precision, "status": "ok",
             "batch": 1, "threads": threads, "top1": top1, "latency_ms_p50": p50, "busy_other_pct": load.percent,
-            "size_mb": size_mb(Path(path)), "path": str(path)}
+            "size_mb": size_mb(Path(path)), "path": str(path), "target": built.name if built else None}

@@ -8,7 +8,6 @@ missing or failing trtexec), not TensorRT. Real engines are built in test_tensor
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sys
@@ -22,12 +21,12 @@ import edgecv.quantize.onnx_builders  # noqa: F401  (attaches ONNX Runtime's int
 from edgecv.backends import BACKENDS, Artifact
 from edgecv.backends.tensorrt.backend import availability
 from edgecv.backends.tensorrt.builder import VersionError, compute_profile, decide, onnx_kind
-from edgecv.backends.tensorrt.runner import has_nvidia_gpu
+from edgecv.backends.tensorrt.runner import bindings_installed, has_nvidia_gpu
 from edgecv.backends.tensorrt.metadata import sha256_file
 from edgecv.backends.tensorrt.trtexec import (ENV_TRTEXEC, TrtexecMissing, command_line, find_trtexec, parse_banner,
                                               parse_device, trtexec_argv)
 
-HAS_BINDINGS = importlib.util.find_spec("tensorrt") is not None
+HAS_BINDINGS = bindings_installed()
 SHAPES = ["--minShapes=input:1x3x32x32", "--optShapes=input:1x3x32x32", "--maxShapes=input:32x3x32x32"]
 
 FAKE_TRTEXEC = '''#!PYTHON

@@ -15,9 +15,9 @@ builder (auto|python|trtexec).
 """
 from __future__ import annotations
 
-import importlib.util
 import tempfile
 from pathlib import Path
+from typing import Any, Mapping
 
 from ...utils.io import atomic_path
 from ..base import BACKENDS, Artifact, ArtifactMetadata, BaseBackend, FunctionRunner, Precision, Runner
@@ -27,7 +27,8 @@ from ..onnx_file import onnx_input, onnx_params
 from .builder import (OPTIONS, build_serialized, calibration_batches, compute_profile, decide, fold_int32_dequantize,
                       onnx_kind, parse_options, reuse_calibration_cache)
 from .metadata import RECORD_KEY, check_engine, engine_record, here_record, parse_version, release, sha256_file
-from .runner import EngineRunner, engine_io, gpu_identity, has_nvidia_gpu, import_tensorrt, load_engine
+from .runner import (EngineRunner, bindings_installed, bindings_version, engine_io, gpu_identity, has_nvidia_gpu,
+                     import_tensorrt, load_engine)
 from .trtexec import (WHERE, TrtexecFlags, TrtexecMissing, build_with_trtexec, command_line, find_trtexec, parse_device,
                       trtexec_argv, trtexec_version)
 
@@ -52,7 +53,7 @@ class TensorRTBackend(BaseBackend):
     suffix = ".engine"
     extra = "tensorrt"
     format = "trt"
-    options = OPTIONS
+    options: tuple[str, ...] = OPTIONS
 
     def __init__(self):
         super().__init__([
@@ -65,7 +66,7 @@ class TensorRTBackend(BaseBackend):
             self.attach_builder(p, self._builder_for(p))
 
     def available(self) -> tuple[bool, str]:
-        bindings = importlib.util.find_spec("tensorrt") is not None
+        bindings = bindings_installed()
         trtexec = find_trtexec()
         return availability(bindings, trtexec, has_nvidia_gpu() if bindings or trtexec else False)
 
@@ -86,7 +87,7 @@ class TensorRTBackend(BaseBackend):
 
     def _route(self, builder: str) -> tuple[str, str | None]:
         """('python', None) or ('trtexec', its path)."""
-        bindings = importlib.util.find_spec("tensorrt") is not None
+        bindings = bindings_installed()
         if builder == "python" or (builder == "auto" and bindings):
             if not bindings:
                 raise ImportError(f"builder python: tensorrt not installed: {INSTALL}")
@@ -101,7 +102,7 @@ class TensorRTBackend(BaseBackend):
     def _build(self, model, sample, precision: str, calibration, out_dir: Path, options) -> Artifact:
         opts = parse_options(options)
         route, trtexec = self._route(opts.builder)
-        version = parse_version(import_tensorrt().__version__) if route == "python" else trtexec_version(trtexec)
+        version = bindings_version() if trtexec is None else trtexec_version(trtexec)
         plan = decide(version, precision, onnx_kind(opts.onnx) if opts.onnx else None, opts.int8_mode,
                       opts.dla_core, opts.gpu_fallback)
         meta = _metadata(model, sample, precision, opts, options.get("preprocess"))
@@ -119,12 +120,13 @@ class TensorRTBackend(BaseBackend):
             source = onnx = opts.onnx or _export(model, sample, meta, Path(tmp))
             made = None  # what was done to the source ONNX for TensorRT
             if plan.onnx == "fp16" and onnx_kind(onnx) != "fp16":
-                onnx, made = _fp16(onnx, sample, Path(tmp), release(version)), "converted to FP16"
+                onnx, made = _fp16(onnx, sample, Path(tmp), str(release(version))), "converted to FP16"
             if plan.onnx == "qdq" and fold_int32_dequantize(onnx, Path(tmp) / f"{stem}-trt.onnx"):
                 onnx, made = Path(tmp) / f"{stem}-trt.onnx", "int32 bias DequantizeLinear folded to float"
             name, onnx_shape = onnx_input(onnx)
             profile = compute_profile(tuple(sample.shape), opts.batch, plan.dla_core is not None, name, onnx_shape)
-            if route == "python":
+            gpu: Mapping[str, Any] | None
+            if trtexec is None:  # the Python bindings
                 data = build_serialized(onnx, plan, profile, opts, images, cache, reuse)
                 with atomic_path(engine) as part:
                     part.write_bytes(data)
@@ -167,7 +169,7 @@ class TensorRTBackend(BaseBackend):
         """What an engine expects, read from the engine (needs TensorRT and a GPU); its sidecar, if any,
         adds what an engine does not store (precision, preprocessing)."""
         trt, _keep, engine = load_engine(path)
-        io = engine_io(trt, engine, path)
+        io = engine_io(engine, path)
         shape: list = [d if d >= 0 else "batch" for d in io["shape"]]
         lo, _, hi = io["profile"]
         if lo[0] == hi[0]:

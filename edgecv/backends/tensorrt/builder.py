@@ -144,7 +144,7 @@ def compute_profile(sample_shape: Sequence[int], batch: Sequence[int] | None = N
 class BuildPlan:
     """What one build does on one TensorRT release: the answer of the version decision table."""
 
-    version: tuple[int, int, int]
+    version: tuple[int, ...]  # major, minor, patch
     precision: str
     onnx: str  # the ONNX it builds from: fp32 | fp16 | qdq
     int8_mode: str | None = None  # qdq | implicit for int8
@@ -357,7 +357,7 @@ def build_serialized(onnx_path: Path, plan: BuildPlan, profile: Profile, opts: E
     """Parse the ONNX and build the engine with the TensorRT Python API; the serialized plan's bytes."""
     import tensorrt as trt
 
-    logger = collecting_logger(trt)
+    logger = collecting_logger()
     builder = trt.Builder(logger)
     flags = 0
     for name in plan.network_flags:
@@ -378,7 +378,7 @@ def build_serialized(onnx_path: Path, plan: BuildPlan, profile: Profile, opts: E
         config.clear_flag(getattr(trt.BuilderFlag, name))
     name = network.get_input(0).name
     prof = builder.create_optimization_profile()
-    prof.set_shape(name, profile.min, profile.opt, profile.max)
+    prof.set_shape(name, trt.Dims(list(profile.min)), trt.Dims(list(profile.opt)), trt.Dims(list(profile.max)))
     config.add_optimization_profile(prof)
     if plan.dla_core is not None:
         if builder.num_DLA_cores <= plan.dla_core:
@@ -393,23 +393,24 @@ def build_serialized(onnx_path: Path, plan: BuildPlan, profile: Profile, opts: E
             raise ValueError(f"timing cache {opts.timing_cache} was made by another TensorRT release or GPU; delete it")
     calibrator = None
     if plan.calibrate:
-        shape = calib[0].shape if calib else profile.opt
+        shape = trt.Dims([int(d) for d in (calib[0].shape if calib else profile.opt)])
         cal = builder.create_optimization_profile()
         cal.set_shape(name, shape, shape, shape)  # calibration runs at one static shape
         config.set_calibration_profile(cal)
-        calibrator = _entropy_calibrator(trt, calib, calib_cache, reuse_cache, make_device() if calib else None)
+        calibrator = _entropy_calibrator(calib, calib_cache, reuse_cache, make_device() if calib else None)
         config.int8_calibrator = calibrator
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise RuntimeError(f"TensorRT could not build {onnx_path.name} ({plan.precision}): {logger.text() or 'no reason given'}")
-    if timing is not None:
+    if timing is not None and opts.timing_cache is not None:
         with atomic_path(opts.timing_cache) as tmp:
             tmp.write_bytes(bytes(config.get_timing_cache().serialize()))
     return bytes(serialized)
 
 
-def _entropy_calibrator(trt, batches: list[np.ndarray], cache: Path | None, reuse: bool, device):
+def _entropy_calibrator(batches: list[np.ndarray], cache: Path | None, reuse: bool, device):
     """IInt8EntropyCalibrator2 (TensorRT 10; what the DLA requires) over equal-sized batches."""
+    import tensorrt as trt
 
     class EntropyCalibrator(trt.IInt8EntropyCalibrator2):
         def __init__(self):
@@ -422,7 +423,7 @@ def _entropy_calibrator(trt, batches: list[np.ndarray], cache: Path | None, reus
 
         def get_batch(self, names):
             batch = next(self._left, None)
-            if batch is None:
+            if batch is None or self._buf is None:
                 return None
             device.upload(self._buf, batch)
             device.sync()

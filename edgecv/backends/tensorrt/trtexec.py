@@ -98,7 +98,7 @@ def parse_banner(text: str) -> tuple[int, ...] | None:
     return decode_version_int(int(m.group(1))) if m else None
 
 
-def parse_device(text: str) -> dict[str, str] | None:
+def parse_device(text: str) -> dict[str, str | None] | None:
     """The GPU from trtexec's '=== Device Information ===' lines (Selected Device, Compute Capability)."""
     name = re.search(r"Selected Device:\s*(.+?)\s*$", text, re.M)
     cc = re.search(r"Compute Capability:\s*(\d+\.\d+)", text)
