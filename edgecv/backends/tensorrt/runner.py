@@ -35,6 +35,8 @@ def bindings_version() -> tuple[int, ...]:
 
 
 def import_tensorrt():
+    if not bindings_installed():  # also when only tensorrt-stubs is there: a namespace package with no code
+        raise ImportError("the tensorrt Python bindings are not installed: pip install 'edgecv[tensorrt]'")
     try:
         import tensorrt as trt
     except ImportError as e:
