@@ -130,14 +130,14 @@ def measure(subject: Subject, out: Path, threads: int, runtimes, rounds: int) ->
 
     from edgecv.backends import BACKENDS
     from edgecv.backends.build import build_artifact
-    from edgecv.backends.torch_eager import module_runner
+    from edgecv.backends import module_runner
     from edgecv.bench import TimingConfig, benchmark_artifact, time_interleaved
 
     check = TimingConfig(warmup=0, min_runs=1, min_time_s=0.0)  # the harness's own timing: replaced below
     model, sample = subject.model.eval(), torch.zeros(1, 3, subject.size, subject.size)
     folder = out / "artifacts" / subject.label.split()[0]
     common = dict(data=subject.evalset, batches=[1], threads=threads, timing=check, name=subject.label)
-    ref = build_artifact("torch", model, sample, folder / "torch", "fp32", None, subject.preprocess)
+    ref = build_artifact("torch", model, sample, folder / "torch", "fp32", preprocess=subject.preprocess)
     runners = {("torch", "fp32"): module_runner(model, threads)}
     rows = {("torch", "fp32"): benchmark_artifact(ref.artifact, reference_model=model, runner=runners[("torch", "fp32")],
                                                   parity=False, **common)[0]}
@@ -146,7 +146,8 @@ def measure(subject: Subject, out: Path, threads: int, runtimes, rounds: int) ->
         fp32 = None
         for precision in PRECISIONS:
             res = build_artifact(backend, model, sample, folder / backend, precision,
-                                 subject.calibration if precision == "int8" else None, subject.preprocess, source=fp32)
+                                 subject.calibration if precision == "int8" else None,
+                                 preprocess=subject.preprocess, source=fp32)
             if res.status != "ok":
                 failed.append({"name": subject.label, "backend": res.backend, "precision": precision,
                                "status": res.status, "reason": res.error})

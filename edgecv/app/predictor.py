@@ -32,9 +32,8 @@ class Prediction:
 class Predictor:
     def __init__(self, artifact, threads: int | None = None, crop_pct: float = DEFAULT_CROP_PCT, **overrides):
         """`artifact`: an Artifact or a path (opened with `open_artifact`, `overrides` passed on)."""
-        from ..backends import BACKENDS, Artifact
+        from ..backends import BACKENDS, Artifact, open_artifact
         from ..data.transforms import build_eval_array_transform, build_transform
-        from .artifacts import open_artifact
 
         self.artifact = artifact if isinstance(artifact, Artifact) else open_artifact(artifact, **overrides)
         meta = self.artifact.metadata
@@ -55,9 +54,13 @@ class Predictor:
         return names if names and len(names) == num_outputs else [str(i) for i in range(num_outputs)]
 
     def preprocess(self, image, bgr: bool = False) -> np.ndarray:
-        """One image (PIL image, or HxWx3 uint8 array, RGB unless `bgr`) -> normalised CxHxW float32."""
+        """One image (a file, a PIL image, or an HxWx3 uint8 array, RGB unless `bgr`) -> normalised CxHxW float32."""
         from PIL import Image
 
+        if isinstance(image, (str, Path)):
+            from ..data.folder import load_image
+
+            image = load_image(str(image))
         if isinstance(image, np.ndarray):
             if image.ndim != 3 or image.shape[2] not in (1, 3, 4):
                 raise ValueError(f"expected an HxWx3 image array, got shape {image.shape}")
@@ -72,17 +75,18 @@ class Predictor:
         return run_all(self.runner, [np.ascontiguousarray(batch, dtype=np.float32)], self.fixed_batch)
 
     def predict_batch(self, images: Sequence, k: int = 5, bgr: bool = False) -> list[Prediction]:
-        from ..eval.logits import topk_indices
-
         if not len(images):
             return []
-        logits = self.logits(np.stack([self.preprocess(im, bgr) for im in images]))
-        probs = _softmax(logits)
+        return self.predictions(self.logits(np.stack([self.preprocess(im, bgr) for im in images])), k)
+
+    def predictions(self, logits: np.ndarray, k: int = 5) -> list[Prediction]:
+        """Logits (N, classes) -> the top-k labels and softmax scores of each row, best first."""
+        from ..eval.logits import top_k
+
+        logits = np.asarray(logits).reshape(len(logits), -1)
         names = self.class_names(logits.shape[1])
-        out = []
-        for row, idx in zip(probs, topk_indices(logits, k)):
-            out.append(Prediction([names[i] for i in idx], [float(row[i]) for i in idx], [int(i) for i in idx]))
-        return out
+        return [Prediction([names[i] for i in idx], [float(p) for p in probs], [int(i) for i in idx])
+                for idx, probs in zip(*top_k(logits, k))]
 
     def predict(self, image, k: int = 5, bgr: bool = False) -> Prediction:
         return self.predict_batch([image], k, bgr)[0]
@@ -94,9 +98,3 @@ class Predictor:
 
         ds = image_folder(folder, self.transform)
         return EvalSet(ds, ds.classes, class_map, batch_size, source=str(folder))
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)

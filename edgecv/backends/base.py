@@ -279,7 +279,10 @@ def _with_target(art: Artifact, target: Target) -> Artifact:
     return art
 
 
-BACKENDS: Registry[Backend] = Registry("backend")
+# One line per backend: its package edgecv/backends/<name>/, whose __init__ registers it. Loaded on
+# the registry's first look-up.
+BACKEND_PACKAGES = ("torch", "onnxruntime", "tflite", "tensorrt", "openvino", "executorch")
+BACKENDS: Registry[Backend] = Registry("backend", plugins=[f"edgecv.backends.{p}" for p in BACKEND_PACKAGES])
 
 
 def known_suffixes() -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..backends import REFERENCE_BACKEND
+from ..utils import tables
 from ..utils.io import write_json, write_text
 
 # (row key, column title, format); a column is shown only if some row has a value for it
@@ -89,10 +90,7 @@ def markdown_table(rows: Sequence[dict], columns: Sequence[tuple[str, str, str]]
     cols = list(columns or table_columns(rows))
     if not rows or not cols:
         return "_no results_\n"
-    esc = lambda s: s.replace("|", "\\|").replace("\n", " ")  # noqa: E731
-    lines = ["| " + " | ".join(t for _, t, _ in cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    lines += ["| " + " | ".join(esc(cell(r, k, f)) for k, _, f in cols) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
+    return tables.markdown_table([t for _, t, _ in cols], ([cell(r, k, f) for k, _, f in cols] for r in rows))
 
 
 def summary_columns(rows: Sequence[dict]) -> list[tuple[str, str, str]]:

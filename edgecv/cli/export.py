@@ -1,8 +1,6 @@
 """`edgecv export`: turn a model (by name, checkpoint, or a run's student) into a deployable artifact."""
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 
@@ -35,68 +33,17 @@ def register(sub) -> None:
 
 def _export(args) -> int:
     _refuse_output_over_input(args)
-    import numpy as np
-    import torch
-
-    from edgecv.app import Predictor
-    from edgecv.backends import BACKENDS, Artifact, resolve_backend
-    from edgecv.backends.build import build_artifact
-    from edgecv.cli import UserError
-    from edgecv.utils.console import get_console
-
-    con = get_console()
-    backend = resolve_backend(args.to)
-    b = BACKENDS.get(backend)
-    out = Path(args.output).expanduser().resolve()
-    if out.suffix.lower() != b.suffix:
-        raise UserError(f"-o {args.output}: the {backend} backend writes '{b.suffix}' files; name the output *{b.suffix}")
-    ok, why = b.available()
-    if not ok:
-        raise UserError(f"backend '{backend}' is not available here: {why}")
-
-    loaded = load_source(args)
-    model, source, pre = loaded.model, loaded.path, loaded.preprocess
-    size = args.input_size or loaded.image_size
-    sample = torch.zeros(1, 3, size, size)
-    calibration = None
-    if args.calib_data:
-        from edgecv.data import CalibrationSource
-
-        calibration = CalibrationSource.from_folder(args.calib_data, size, pre["mean"], pre["std"])
-        calibration.check_shape(["batch", 3, size, size])
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        res = build_artifact(backend, model, sample, tmp, args.precision, calibration,
-                             {"mean": pre["mean"], "std": pre["std"], "class_names": pre.get("class_names")},
-                             options={"layout": args.layout}, target=args.target)
-        if res.status != "ok":
-            raise UserError(f"{res.status}: {res.error}")
-        art = res.artifact
-        for f in art.files()[1:]:  # companions first (OpenVINO's weights .bin): the model file lands last
-            f.replace(out.with_suffix(f.suffix))
-        art.path.replace(out)  # same folder, so an atomic rename
-        art = Artifact(out, art.backend, art.metadata)
-        if source:
-            art.metadata.extra["source_checkpoint"] = str(source)
-        art.save_metadata()
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-    # Check the artifact against its PyTorch source, through the Predictor every command uses, before
-    # telling the user it is done.
-    from edgecv.backends.torch_eager import module_runner
-    from edgecv.eval.logits import parity
-
-    x = np.random.default_rng(0).standard_normal((4, 3, size, size)).astype(np.float32)
-    p = parity(Predictor(art).logits(x), module_runner(model)(x))
     from rich.markup import escape
 
-    from edgecv.bench.harness import size_mb
+    from edgecv.app import export
+    from edgecv.utils.console import get_console
 
-    con.print(f"[green]exported[/] {escape(str(art.metadata.source_model))} -> {escape(str(out))} ({size_mb(*art.files()):.2f} MB, "
-              f"{backend} {art.precision}, input {art.metadata.input_shape}, target {escape(_target(art))})")
+    res = export(load_source(args), args.output, to=args.to, precision=args.precision, calib_data=args.calib_data,
+                 layout=args.layout, input_size=args.input_size, target=args.target)
+    art, out, p = res.artifact, res.path, res.parity
+    con = get_console()
+    con.print(f"[green]exported[/] {escape(str(art.metadata.source_model))} -> {escape(str(out))} ({res.size_mb:.2f} MB, "
+              f"{art.backend} {art.precision}, input {art.metadata.input_shape}, target {escape(_target(art))})")
     weights = (art.metadata.extra.get("quantization") or {}).get("weights")
     if weights:
         con.print(f"  INT8 weights: {escape(weights)}", markup=True, highlight=False)
@@ -114,16 +61,17 @@ def _target(art) -> str:
 
 
 def load_source(args):
-    """The model to export (with its source file and preprocessing) from RUN_DIR, --checkpoint or --model."""
-    from edgecv.app import load_model
+    """Where the model to export comes from: RUN_DIR, --checkpoint or --model (loaded by `export` after its
+    checks of the backend and the output)."""
+    from edgecv.app import ModelSource
     from edgecv.cli import UserError
 
     if args.run_dir and (args.model or args.checkpoint):
         raise UserError("give either RUN_DIR or --model/--checkpoint, not both")
     if not (args.run_dir or args.model or args.checkpoint):
         raise UserError("nothing to export: give RUN_DIR, --model NAME or --checkpoint FILE")
-    return load_model(args.run_dir or args.model, checkpoint=args.checkpoint, role=args.role,
-                      num_classes=args.num_classes, small_input=args.small_input)
+    return ModelSource(args.run_dir or args.model, checkpoint=args.checkpoint, role=args.role,
+                       num_classes=args.num_classes, small_input=args.small_input)
 
 
 def _refuse_output_over_input(args) -> None:

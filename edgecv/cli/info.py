@@ -45,6 +45,7 @@ def backend_status() -> list[dict]:
     """Every backend edgecv knows: the registered ones, and those of a backend extra whose edgecv module
     is not part of this version (TensorRT), each with why it is unusable and the extra to install."""
     from edgecv.backends import BACKENDS, UNSHIPPED_BACKENDS
+    from edgecv.utils.versions import edgecv_version
 
     out = []
     for name in BACKENDS.names():
@@ -69,7 +70,7 @@ def backend_status() -> list[dict]:
                  else f"its packages ({', '.join(packages)}) are installed")
         out.append({"backend": name, "available": False, "suffix": "", "precisions": [], "extra": extra,
                     "install": install, "in_this_version": False, "packages": packages,
-                    "note": f"edgecv's {name} backend is not part of this version (edgecv {_version()}); {state}"})
+                    "note": f"edgecv's {name} backend is not part of this version (edgecv {edgecv_version()}); {state}"})
     return out
 
 
@@ -89,12 +90,6 @@ def cpu_lines() -> list[str]:
         lines.append("INT8: VNNI, so 8-bit weights run exactly here; build with --target x86-avx2 for x86 without VNNI")
     lines.append(f"build targets (export/quantize --target): {', '.join(TARGET_NAMES)}")
     return lines
-
-
-def _version() -> str:
-    from edgecv.cli import _version as version
-
-    return version()
 
 
 def _info(args) -> int:

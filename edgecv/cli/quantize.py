@@ -59,12 +59,11 @@ def register(sub) -> None:
 def _quantize(args) -> int:
     from pydantic import ValidationError
 
+    from edgecv.app import quantize
     from edgecv.cli import UserError
     from edgecv.cli.args import refuse_output_over_input
     from edgecv.cli.bench import _floats
-    from edgecv.quantize.api import quantize_onnx, source_metadata
     from edgecv.quantize.report import steps_markdown, summary_line
-    from edgecv.quantize.spec import QuantizeSpec
     from edgecv.utils.console import get_console
 
     con = get_console()
@@ -90,22 +89,9 @@ def _quantize(args) -> int:
     except ValidationError as e:
         raise UserError("; ".join(f"--{'.'.join(map(str, x['loc'])).replace('_', '-')}: {x['msg'].removeprefix('Value error, ')}" for x in e.errors())) from None
 
-    meta = source_metadata(src)
-    mean = _floats(args.mean, "--mean") if args.mean else meta.mean
-    std = _floats(args.std, "--std") if args.std else meta.std
-    size = meta.input_shape[-1]
-    if not isinstance(size, int):
-        raise UserError(f"{src}: input shape {meta.input_shape} has no fixed size")
-    calibration = val = None
-    if args.precision == "int8":
-        from edgecv.data import CalibrationSource
-
-        calibration = CalibrationSource.from_folder(args.calib_data, size, mean, std, size=args.calib_size)
-    if args.val_data:
-        from edgecv.bench import EvalSet
-
-        val = EvalSet.from_folder(args.val_data, size, mean, std)
-    res = quantize_onnx(src, out, args.precision, calibration, spec=spec, val=val, log=con.print, target=args.target)
+    res = quantize(src, out, precision=args.precision, calib_data=args.calib_data, val_data=args.val_data,
+                   mean=_floats(args.mean, "--mean") if args.mean else None,
+                   std=_floats(args.std, "--std") if args.std else None, spec=spec, log=con.print, target=args.target)
     rep = res.report
     from rich.markup import escape
 

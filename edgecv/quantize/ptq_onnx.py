@@ -13,6 +13,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from ..backends.onnx_file import onnx_input
 from ..data.calibration import array_reader
 from .spec import QuantizeSpec
 
@@ -22,19 +23,6 @@ TOOLS = ("onnx", "onnxruntime")
 
 class CalibrationError(ValueError):
     """The calibration data cannot calibrate this model (missing, empty, or the wrong shape)."""
-
-
-def onnx_input(path: str | Path) -> tuple[str, list]:
-    """(name, shape) of the model's single image input; symbolic dims are strings."""
-    import onnx
-
-    graph = onnx.load(str(path), load_external_data=False).graph
-    inits = {t.name for t in graph.initializer}
-    inputs = [i for i in graph.input if i.name not in inits]
-    if len(inputs) != 1:
-        raise ValueError(f"{path}: expected one image input, found {len(inputs)}")
-    dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in inputs[0].type.tensor_type.shape.dim]
-    return inputs[0].name, dims
 
 
 def calibration_images(calibration, expected_shape: Sequence, what: str, limit: int | None = None) -> np.ndarray:

@@ -8,6 +8,7 @@ the teacher's KD loss, convert, and export Q/DQ ONNX that ONNX Runtime runs as I
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import copy
 import io
 import warnings
@@ -53,25 +54,28 @@ def prepare_qat(model, sample, seven_bit_weights: bool = False):
     return prepared
 
 
-def qat_finetune(model, train_loader, val_loader, spec: QATSpec, sample, teacher=None, teacher_input=None,
-                 out_dir: str | Path | None = None, device="cpu", seed: int = 0, seven_bit_weights: bool = False):
-    """Prepare `model` for QAT and fine-tune it (KD from `teacher` when given); returns (prepared, summary)."""
-    from ..train.loop import fit
+def qat_finetune(model, train_loader, val_loader, spec: QATSpec, sample, teacher=None, out_dir: str | Path | None = None,
+                 run=None, **run_fields):
+    """Prepare `model` for QAT and fine-tune it (KD from `teacher`, a KDTeacher, when given; its losses
+    default to spec.losses); returns (prepared, summary). `run` (a FitRun, or its fields: device, seed)
+    says how; QAT never resumes. `seven_bit_weights` (a keyword): 7-bit weights, for x86 without VNNI."""
+    from ..train.loop import FitRun, fit
     from ..train.tasks import ClassificationTask
+    from ..utils.options import with_fields
 
+    seven_bit_weights = bool(run_fields.pop("seven_bit_weights", False))
+    run = with_fields(FitRun, run or FitRun(desc="qat"), {**run_fields, "resume": False}, "qat_finetune")
     prepared = prepare_qat(model, sample, seven_bit_weights)
     if teacher is not None:
-        from ..distill import build_distiller
-
         was = prepared.training
-        task = build_distiller(prepared, [teacher], spec.losses, sample.cpu(), [teacher_input] if teacher_input else None)
+        teacher = teacher if teacher.losses is not None else dataclasses.replace(teacher, losses=spec.losses)
+        task = teacher.distiller(prepared, sample.cpu())
         prepared.train(was)
     else:
         task = ClassificationTask(prepared, spec.label_smoothing)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        summary = fit(task, prepared, train_loader, val_loader, spec.train_spec(), out_dir=out_dir, device=device,
-                      desc="qat", resume=False, seed=seed)
+        summary = fit(task, prepared, train_loader, val_loader, spec.train_spec(), out_dir, run)
     prepared.cpu()
     return prepared, summary
 

@@ -93,7 +93,6 @@ class QATSpec(TrainSpec):
     @field_validator("losses")
     @classmethod
     def _check_losses(cls, v):
-        from ..distill import LOSSES  # noqa: F401  (registers the built-in losses)
         from ..distill.registry import validate_loss_config
 
         return [validate_loss_config(item) for item in v]

@@ -46,9 +46,8 @@ class BenchmarkStage(StageConfig):
 @register_stage("benchmark", BenchmarkStage)
 def run(ctx, cfg: BenchmarkStage, stage_dir: Path) -> dict:
     """Rows for the torch reference and every exported artifact; writes a ledger into the stage folder."""
-    from ..backends import REFERENCE_BACKEND, REFERENCE_PRECISION
+    from ..backends import REFERENCE_BACKEND, REFERENCE_PRECISION, module_runner
     from ..backends.build import build_artifact
-    from ..backends.torch_eager import module_runner
     from ..bench import Thresholds, TimingConfig, benchmark_artifact, fingerprint, write_ledger
     from ..bench.environment import usable_cores
     from ..bench.deploy import deploy_choices
@@ -73,7 +72,7 @@ def run(ctx, cfg: BenchmarkStage, stage_dir: Path) -> dict:
         if cfg.torch_reference:
             con.print(f"  benchmarking {role} (torch reference)")
             built = build_artifact(REFERENCE_BACKEND, model, ctx.sample(), stage_dir / REFERENCE_BACKEND / role,
-                                   REFERENCE_PRECISION, None, ctx.preprocess)
+                                   REFERENCE_PRECISION, preprocess=ctx.preprocess)
             if built.status == "ok":
                 # The in-memory model is the reference (a pruned one may not reload from a plain file).
                 rows += benchmark_artifact(built.artifact, reference_model=model, name=model_name(model),

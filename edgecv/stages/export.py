@@ -90,7 +90,7 @@ def run(ctx, cfg: ExportStage, stage_dir: Path) -> dict:
             for precision in sorted(wanted, key=lambda p: p != REFERENCE_PRECISION):
                 calibration = ctx.calibration(cfg.calib_size, cfg.calib_batch) if runs[precision].needs_calibration else None
                 res = build_artifact(backend, model, ctx.sample(), stage_dir / role / backend, precision, calibration,
-                                     ctx.preprocess, options=_options(cfg.options, backend), source=fp32,
+                                     _options(cfg.options, backend), preprocess=ctx.preprocess, source=fp32,
                                      target=cfg.target)
                 if precision == REFERENCE_PRECISION and res.status == "ok":
                     fp32 = res.artifact

@@ -154,7 +154,7 @@ def test_stub_lines_are_repaired_and_valid_ones_kept():
 
 def test_stubs_alone_are_not_the_bindings(tmp_path, monkeypatch):
     """Installed stubs leave a `tensorrt` folder without code: edgecv must not take it for TensorRT."""
-    from edgecv.backends.tensorrt_runtime import bindings_installed
+    from edgecv.backends.tensorrt.runner import bindings_installed
 
     (tmp_path / "tensorrt").mkdir()
     (tmp_path / "tensorrt" / "__init__.pyi").write_text("def Builder(logger) -> None: ...\n")

@@ -20,14 +20,14 @@ def test_info_lists_tensorrt_with_its_extra(capsys):
     """TensorRT is a registered backend: listed with its extra, and unusable here for the reason its
     available() gives (tensorrt missing: the extra to install; no NVIDIA GPU: says so)."""
     from edgecv.backends import BACKENDS
-    from edgecv.backends.tensorrt_trtexec import find_trtexec
+    from edgecv.backends.tensorrt.trtexec import find_trtexec
 
     assert main(["info", "--json"]) == 0
     trt = {b["backend"]: b for b in json.loads(capsys.readouterr().out)["backends"]}["tensorrt"]
     assert trt["extra"] == "tensorrt" and trt["install"] == "pip install 'edgecv[tensorrt]'"
     assert trt["in_this_version"] and trt["suffix"] == ".engine"
     assert {"tensorrt", "pycuda"} <= set(trt["packages"])
-    from edgecv.backends.tensorrt_runtime import bindings_installed
+    from edgecv.backends.tensorrt.runner import bindings_installed
 
     assert trt["packages"]["tensorrt"] == bindings_installed()
     ok, why = BACKENDS.get("tensorrt").available()

@@ -53,7 +53,7 @@ def test_backend_builders(teacher20, calib, tmp_path):
     with the FP32 export done once when the caller passes it as the source."""
     import torch
 
-    import edgecv.quantize  # noqa: F401  (attaches the builders)
+    import edgecv.quantize.onnx_builders  # noqa: F401  (attaches the builders)
     from edgecv.backends import BACKENDS
     from edgecv.backends.build import build_artifact
 

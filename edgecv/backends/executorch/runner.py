@@ -124,7 +124,7 @@ class ExecuTorchRunner:
 def describe_pte(path: Path) -> ArtifactMetadata:
     """Input shape, dtype and layout from the program's `forward`; edgecv's metadata from its constant
     method when it has one (files made elsewhere are described from their shapes alone)."""
-    from .build import METADATA_METHOD
+    from .builder import METADATA_METHOD
 
     program = load_program(path)
     if "forward" not in program.method_names:

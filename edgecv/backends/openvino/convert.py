@@ -15,9 +15,9 @@ from pathlib import Path
 
 from ..base import Artifact, ArtifactMetadata
 from ..metadata import artifact_metadata
+from .metadata import RT_INFO_KEY, read_ir
 
 BACKEND = "openvino"
-RT_INFO_KEY = "edgecv"  # rt_info entry holding edgecv's metadata as JSON
 TOOLS = {"onnx": ("torch", "onnx", "onnxslim", "openvino"), "torch": ("torch", "openvino")}
 
 
@@ -63,24 +63,6 @@ def build_fp16(source: Artifact, out_dir: Path) -> Artifact:
     path = Path(out_dir) / f"{meta.source_model}-fp16.xml"
     return save_artifact(read_ir(source.path), path, meta, compress_to_fp16=True)
 
-
-def read_ir(path: Path):
-    """ov.Model of an IR; a missing weights file or an unreadable graph is one clear error."""
-    from .runner import core
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"OpenVINO IR not found: {path}")
-    weights = path.with_suffix(".bin")
-    if not weights.is_file():
-        raise FileNotFoundError(f"{path}: its weights {weights.name} are missing (an OpenVINO IR is the .xml and "
-                                "the .bin of the same name beside it)")
-    try:
-        return core().read_model(str(path))
-    except RuntimeError as e:
-        from ...utils.errors import first_line
-
-        raise ValueError(f"{path} is not a readable OpenVINO IR: {first_line(e)}") from None
 
 
 def save_artifact(ov_model, path: Path, meta: ArtifactMetadata, compress_to_fp16: bool = False) -> Artifact:

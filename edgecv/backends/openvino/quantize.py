@@ -21,7 +21,8 @@ DEFAULT_ACCURACY_IMAGES = 500
 
 def build_int8(source: Artifact, calibration, out_dir: Path, options) -> Artifact:
     nncf = _nncf()
-    from .convert import read_ir, save_artifact
+    from .convert import save_artifact
+    from .metadata import read_ir
 
     preset = options.get("preset", "performance")
     if preset not in PRESETS:
@@ -104,7 +105,8 @@ def _validation_items(calibration, fp32, metric: str, n: int) -> list[tuple[np.n
             raise ValueError("openvino max_drop needs labelled images (class folders); these have none: "
                              "use min_agreement, which compares with FP32's predictions instead")
     else:
-        from .runner import compile_config, core
+        from .metadata import core
+        from .runner import compile_config
 
         compiled = core().compile_model(fp32, "CPU", compile_config(None))
         labels = np.array([int(compiled(x)[0].argmax()) for x in xs])
@@ -122,7 +124,8 @@ def _accuracy(compiled, items) -> float:
 
 def _judged(fp32, quantized, items, metric: str, max_drop: float) -> dict:
     """What the budget was and what the INT8 IR reached on the held-out images."""
-    from .runner import compile_config, core
+    from .metadata import core
+    from .runner import compile_config
 
     scores = [_accuracy(core().compile_model(m, "CPU", compile_config(None)), items) for m in (fp32, quantized)]
     drop = round(scores[0] - scores[1], 3)

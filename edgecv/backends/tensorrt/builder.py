@@ -13,8 +13,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ..utils.io import atomic_path
-from .tensorrt_sidecar import decode_version_int, release
+from ...utils.io import atomic_path
+from .metadata import decode_version_int, release
+from .runner import collecting_logger, make_device
 
 OPTIONS = ("batch", "workspace_mb", "timing_cache", "dla_core", "gpu_fallback", "int8_mode",
            "calibration_cache", "onnx", "builder")
@@ -223,20 +224,6 @@ def decide(version: Sequence[int], precision: str, given: str | None = None, int
                      tuple(flags), tuple(clear), calibrate, dla_core)
 
 
-def onnx_input(path: str | Path) -> tuple[str, list[int | str | None]]:
-    """Name and shape (ints, or the symbolic names of dynamic dims) of the model's one image input."""
-    import onnx
-
-    graph = onnx.load(str(path), load_external_data=False).graph
-    inits = {t.name for t in graph.initializer}
-    inputs = [i for i in graph.input if i.name not in inits]
-    if len(inputs) != 1:
-        raise ValueError(f"{path}: expected one image input, the model has {len(inputs)}")
-    dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
-            for d in inputs[0].type.tensor_type.shape.dim]
-    return inputs[0].name, dims
-
-
 def onnx_kind(path: str | Path) -> str:
     """fp32, fp16 (float16 weights) or qdq (QuantizeLinear/DequantizeLinear nodes). Q/DQ must be symmetric
     int8, the only INT8 TensorRT runs on the GPU; uint8 (ONNX Runtime's default) is refused here."""
@@ -370,7 +357,7 @@ def build_serialized(onnx_path: Path, plan: BuildPlan, profile: Profile, opts: E
     """Parse the ONNX and build the engine with the TensorRT Python API; the serialized plan's bytes."""
     import tensorrt as trt
 
-    logger = _collecting_logger()
+    logger = collecting_logger()
     builder = trt.Builder(logger)
     flags = 0
     for name in plan.network_flags:
@@ -406,8 +393,6 @@ def build_serialized(onnx_path: Path, plan: BuildPlan, profile: Profile, opts: E
             raise ValueError(f"timing cache {opts.timing_cache} was made by another TensorRT release or GPU; delete it")
     calibrator = None
     if plan.calibrate:
-        from .tensorrt_runtime import make_device
-
         shape = trt.Dims([int(d) for d in (calib[0].shape if calib else profile.opt)])
         cal = builder.create_optimization_profile()
         cal.set_shape(name, shape, shape, shape)  # calibration runs at one static shape
@@ -421,25 +406,6 @@ def build_serialized(onnx_path: Path, plan: BuildPlan, profile: Profile, opts: E
         with atomic_path(opts.timing_cache) as tmp:
             tmp.write_bytes(bytes(config.get_timing_cache().serialize()))
     return bytes(serialized)
-
-
-def _collecting_logger():
-    """A TensorRT logger that keeps errors (for messages) and passes warnings on."""
-    import tensorrt as trt
-
-    class Collecting(trt.ILogger):
-        def __init__(self):
-            trt.ILogger.__init__(self)
-            self.errors: list[str] = []
-
-        def log(self, severity, msg):
-            if severity in (trt.ILogger.Severity.ERROR, trt.ILogger.Severity.INTERNAL_ERROR):
-                self.errors.append(str(msg))
-
-        def text(self) -> str:
-            return "; ".join(self.errors[-3:])
-
-    return Collecting()
 
 
 def _entropy_calibrator(batches: list[np.ndarray], cache: Path | None, reuse: bool, device):

@@ -2,7 +2,7 @@
 
 Precisions fp32, fp16 and int8, INT8 two ways: the quantize stage's Q/DQ ONNX (strongly typed, the only
 INT8 of TensorRT 11) or implicit entropy calibration with a calibration cache (TensorRT 10, what the DLA
-needs). The TensorRT release found decides how (`tensorrt_build.decide`); a request it cannot honour is
+needs). The TensorRT release found decides how (`builder.decide`); a request it cannot honour is
 an error, never a build at another precision. Engines are built with the Python bindings, else with
 trtexec where only that exists (JetPack without the bindings in the venv); either way the sidecar holds
 the equivalent trtexec line and a record of where the engine was built, and loading it on another
@@ -19,17 +19,18 @@ import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..utils.io import atomic_path
-from .base import BACKENDS, Artifact, ArtifactMetadata, BaseBackend, FunctionRunner, Precision, Runner
-from .layout import guess_layout, input_adapter
-from .metadata import artifact_metadata
-from .tensorrt_build import (OPTIONS, build_serialized, calibration_batches, compute_profile, decide,
-                             fold_int32_dequantize, onnx_input, onnx_kind, parse_options, reuse_calibration_cache)
-from .tensorrt_runtime import (EngineRunner, bindings_installed, bindings_version, engine_io, gpu_identity, has_nvidia_gpu, import_tensorrt,
-                               load_engine)
-from .tensorrt_sidecar import RECORD_KEY, check_engine, engine_record, here_record, release, sha256_file
-from .tensorrt_trtexec import (WHERE, TrtexecMissing, build_with_trtexec, command_line, find_trtexec, parse_device,
-                               trtexec_argv, trtexec_version)
+from ...utils.io import atomic_path
+from ..base import BACKENDS, Artifact, ArtifactMetadata, BaseBackend, FunctionRunner, Precision, Runner
+from ..layout import guess_layout, input_adapter
+from ..metadata import artifact_metadata
+from ..onnx_file import onnx_input, onnx_params
+from .builder import (OPTIONS, build_serialized, calibration_batches, compute_profile, decide, fold_int32_dequantize,
+                      onnx_kind, parse_options, reuse_calibration_cache)
+from .metadata import RECORD_KEY, check_engine, engine_record, here_record, parse_version, release, sha256_file
+from .runner import (EngineRunner, bindings_installed, bindings_version, engine_io, gpu_identity, has_nvidia_gpu,
+                     import_tensorrt, load_engine)
+from .trtexec import (WHERE, TrtexecFlags, TrtexecMissing, build_with_trtexec, command_line, find_trtexec, parse_device,
+                      trtexec_argv, trtexec_version)
 
 TOOLS = ("torch", "onnx", "onnxslim", "tensorrt")
 INSTALL = "pip install 'edgecv[tensorrt]'"
@@ -132,10 +133,8 @@ class TensorRTBackend(BaseBackend):
                 gpu = gpu_identity()
             else:
                 with atomic_path(engine) as part:
-                    argv = trtexec_argv(trtexec, onnx, part, plan, profile, opts.workspace_mb, opts.timing_cache, cache)
+                    argv = trtexec_argv(trtexec, onnx, part, plan, profile, TrtexecFlags(opts.workspace_mb, opts.timing_cache, cache))
                     gpu = parse_device(build_with_trtexec(argv, part)) or gpu_identity()
-            from .onnxruntime_backend import onnx_params
-
             sha, meta.extra["params"] = sha256_file(source), onnx_params(onnx)
             built_sha = sha256_file(onnx) if made else None
             shown = str(opts.onnx.resolve()) if onnx == opts.onnx else onnx.name  # a scratch file: its name
@@ -148,8 +147,8 @@ class TensorRTBackend(BaseBackend):
             calibration_cache=str(cache) if cache else None, calibration_images=sum(map(len, images)) or None,
             calibration_cache_reused=reuse if plan.calibrate else None, calibration_cache_replaced=stale)
         shown_cache = (str(cache) if opts.calibration_cache else cache.name) if cache else None
-        meta.extra["trtexec"] = command_line(trtexec_argv("trtexec", shown, engine.name, plan, profile, opts.workspace_mb,
-                                                          opts.timing_cache, shown_cache))
+        meta.extra["trtexec"] = command_line(trtexec_argv("trtexec", shown, engine.name, plan, profile,
+                                                          TrtexecFlags(opts.workspace_mb, opts.timing_cache, shown_cache)))
         art = Artifact(engine, self.name, meta)
         art.save_metadata()
         return art
@@ -201,7 +200,7 @@ def _metadata(model, sample, precision: str, opts, preprocess) -> ArtifactMetada
 
 
 def _export(model, sample, meta: ArtifactMetadata, work: Path) -> Path:
-    from ..export.onnx_export import export_onnx
+    from ...export.onnx_export import export_onnx
 
     if model is None:
         raise ValueError("tensorrt builds from a model or from option onnx; got neither")
@@ -221,5 +220,3 @@ def _fp16(onnx: Path, sample, work: Path, rel: str) -> Path:
     source = Artifact(onnx, "onnxruntime", ArtifactMetadata(source_model=onnx.stem.removesuffix("-fp32"), precision="fp32"))
     return ort.build(None, sample, "fp16", None, work / "fp16", {"source": source}).path
 
-
-BACKENDS.register("tensorrt", TensorRTBackend())

@@ -26,7 +26,7 @@ NO_BUFFERS = ("no library to hold CUDA buffers: install PyTorch with CUDA (on a 
 
 def bindings_version() -> tuple[int, ...]:
     """The release of the installed Python bindings, as numbers."""
-    from .tensorrt_sidecar import parse_version
+    from .metadata import parse_version
 
     version = parse_version(import_tensorrt().__version__)
     if version is None:
@@ -35,6 +35,8 @@ def bindings_version() -> tuple[int, ...]:
 
 
 def import_tensorrt():
+    if not bindings_installed():  # also when only tensorrt-stubs is there: a namespace package with no code
+        raise ImportError("the tensorrt Python bindings are not installed: pip install 'edgecv[tensorrt]'")
     try:
         import tensorrt as trt
     except ImportError as e:
@@ -265,15 +267,32 @@ def make_device(prefer: str | None = None):
     return DEVICES[choose_buffers(buffer_libraries(), prefer or os.environ.get(ENV_BUFFERS))]()
 
 
+def collecting_logger():
+    """A TensorRT logger that keeps errors (for messages) and passes warnings on."""
+    import tensorrt as trt
+
+    class Collecting(trt.ILogger):
+        def __init__(self):
+            trt.ILogger.__init__(self)
+            self.errors: list[str] = []
+
+        def log(self, severity, msg):
+            if severity in (trt.ILogger.Severity.ERROR, trt.ILogger.Severity.INTERNAL_ERROR):
+                self.errors.append(str(msg))
+
+        def text(self) -> str:
+            return "; ".join(self.errors[-3:])
+
+    return Collecting()
+
+
 def load_engine(path: str | Path) -> tuple[Any, tuple, "tensorrt.ICudaEngine"]:
     """(tensorrt, what must outlive the engine: its runtime and logger, the deserialized engine); a file
     TensorRT cannot load raises with TensorRT's reason."""
-    from .tensorrt_build import _collecting_logger
-
     import_tensorrt()  # the install hint when the bindings are missing
     import tensorrt as trt
 
-    logger = _collecting_logger()
+    logger = collecting_logger()
     runtime = trt.Runtime(logger)
     engine = runtime.deserialize_cuda_engine(Path(path).read_bytes())
     if engine is None:
