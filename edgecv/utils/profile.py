@@ -5,7 +5,19 @@ multiply-add as 2 FLOPs; MACs = FLOPs / 2.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from contextlib import contextmanager
+from typing import Iterator, Sequence
+
+
+@contextmanager
+def eval_mode(model) -> Iterator:
+    """`model` in eval mode for the block (export, tracing, counting), its train/eval mode restored after."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 def count_params(model) -> int:
@@ -30,12 +42,7 @@ def count_macs(model, input_shape: Sequence[int] = (1, 3, 224, 224)) -> int:
         device = next(model.parameters()).device
     except StopIteration:
         device = torch.device("cpu")
-    was_training = model.training
-    model.eval()
-    try:
-        x = torch.zeros(tuple(int(d) for d in input_shape), device=device)
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            model(x)
-    finally:
-        model.train(was_training)
+    x = torch.zeros(tuple(int(d) for d in input_shape), device=device)
+    with eval_mode(model), torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(x)
     return int(counter.get_total_flops() // 2)

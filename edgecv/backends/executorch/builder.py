@@ -25,21 +25,16 @@ def build_pte(model, sample, precision: str, calibration, out_dir: Path, options
     meta.input_shape = ["batch", *chw] if max_batch else [batch, *chw]
     if max_batch:
         meta.extra["max_batch"] = max_batch
-    from ...utils.profile import count_params
+    from ...utils.profile import count_params, eval_mode
 
     meta.extra["params"] = count_params(model)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            graph = model
-            if precision == "int8":
-                graph, n = quantize_int8(model, chw, calibration)
-                meta.extra["quantization"] = {"tool": "torchao pt2e", "quantizer": "XNNPACKQuantizer",
-                                              "scheme": "symmetric int8, per-channel weights", "calibration_images": n}
-            program, delegation = lower(graph, chw, batch, max_batch, meta)
-    finally:
-        model.train(was_training)
+    with eval_mode(model), torch.no_grad():
+        graph = model
+        if precision == "int8":
+            graph, n = quantize_int8(model, chw, calibration)
+            meta.extra["quantization"] = {"tool": "torchao pt2e", "quantizer": "XNNPACKQuantizer",
+                                          "scheme": "symmetric int8, per-channel weights", "calibration_images": n}
+        program, delegation = lower(graph, chw, batch, max_batch, meta)
     meta.extra["delegation"] = delegation
     path = Path(out_dir) / f"{meta.source_model}-{precision}.pte"
     with atomic_path(path) as tmp:

@@ -15,7 +15,7 @@ accuracy_images. The IR's rt_info carries edgecv's metadata, so the file describ
 Runners compile for "CPU" with explicit settings: INFERENCE_NUM_THREADS, one stream, the LATENCY hint
 and FP32 inference precision (CPUs with BF16/AMX would otherwise compute FP32 models in BF16).
 
-convert.py builds FP32/FP16 IRs, quantize.py INT8 (NNCF), runner.py compiles and runs, metadata.py reads
+builder.py builds FP32/FP16 IRs, quantize.py INT8 (NNCF), runner.py compiles and runs, metadata.py reads
 an IR (and holds the one ov.Core).
 """
 from ..base import BACKENDS

@@ -29,7 +29,7 @@ class OpenVINOBackend(BaseBackend):
         self.attach_builder("int8", self._build_int8, derived=True)
 
     def _build_fp32(self, model, sample, calibration, out_dir: Path, options) -> Artifact:
-        from .convert import build_fp32
+        from .builder import build_fp32
 
         via = options.get("convert_from", "onnx")
         if via not in CONVERT_FROM:
@@ -37,7 +37,7 @@ class OpenVINOBackend(BaseBackend):
         return build_fp32(model, sample, Path(out_dir), via, options.get("preprocess"))
 
     def _build_fp16(self, source: Artifact, calibration, out_dir: Path, options) -> Artifact:
-        from .convert import build_fp16
+        from .builder import build_fp16
 
         return build_fp16(source, Path(out_dir))
 

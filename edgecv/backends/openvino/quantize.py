@@ -21,7 +21,7 @@ DEFAULT_ACCURACY_IMAGES = 500
 
 def build_int8(source: Artifact, calibration, out_dir: Path, options) -> Artifact:
     nncf = _nncf()
-    from .convert import save_artifact
+    from .builder import save_artifact
     from .metadata import read_ir
 
     preset = options.get("preset", "performance")

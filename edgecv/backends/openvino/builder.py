@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
+from ...utils.profile import eval_mode
 from ..base import Artifact, ArtifactMetadata
 from ..metadata import artifact_metadata
 from .metadata import RT_INFO_KEY, read_ir
@@ -44,13 +45,8 @@ def from_torch(model, sample):
 
     c, h, w = (int(d) for d in tuple(sample.shape)[1:])
     example = torch.zeros(2, c, h, w)  # torch.export specialises a batch of 1 to a constant
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            graph = torch.export.export(model, (example,), dynamic_shapes=({0: torch.export.Dim("batch")},))
-    finally:
-        model.train(was_training)
+    with eval_mode(model), torch.no_grad():
+        graph = torch.export.export(model, (example,), dynamic_shapes=({0: torch.export.Dim("batch")},))
     ov_model = ov.convert_model(graph)
     ov_model.reshape({ov_model.inputs[0]: ov.PartialShape([-1, c, h, w])})  # only the batch stays dynamic
     return ov_model
