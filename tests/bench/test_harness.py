@@ -61,7 +61,7 @@ def test_unavailable_backend_gives_skipped_rows_with_the_reason(tmp_path):
     from edgecv.backends import BACKENDS, Artifact, ArtifactMetadata
 
     class Missing:
-        name, suffix, extra = "missing_rt", ".mrt", "missing"
+        name, suffix, extra, companions = "missing_rt", ".mrt", "missing", ()
 
         def available(self):
             return False, "missing_rt not installed: pip install 'edgecv[missing]'"
