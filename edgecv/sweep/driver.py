@@ -32,9 +32,7 @@ def prepare_sweep(recipe: str | Path, *, grid: Sequence[str] = (), space: Sequen
                   metric_row: str | None = None, seed: int = 0, storage: str | None = None, study: str | None = None,
                   out: str | Path | None = None, sets: Sequence[str] = ()) -> SweepSpec:
     """Parse and check a sweep's inputs (nothing runs, nothing is written); a SweepError names the first problem."""
-    import yaml
-
-    from ..recipe import recipe_fingerprint
+    from ..recipe import read_recipe_file, recipe_fingerprint
 
     modes = [m for m, on in (("grid", bool(grid)), ("random", random is not None), ("tpe", tpe is not None)) if on]
     if len(modes) != 1:
@@ -63,7 +61,7 @@ def prepare_sweep(recipe: str | Path, *, grid: Sequence[str] = (), space: Sequen
             raise SweepError(f"--grid: {trials} combinations is more than {MAX_GRID}; use --random N or --tpe N")
     else:
         trials = int(random if mode == "random" else tpe)
-    raw = yaml.safe_load(Path(recipe).read_text(encoding="utf-8"))
+    raw = read_recipe_file(Path(recipe))
     if out is None:
         from ..pipeline import default_out_dir
 
