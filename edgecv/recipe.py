@@ -283,7 +283,8 @@ def recipe_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     for key in sorted(set(old) | set(new), key=_natural_key):
         a, b = old.get(key, unset), new.get(key, unset)
         if a != b:
-            show = lambda v: "(unset)" if v is unset else json_short(v)  # noqa: E731
+            limit = 1000 if key.rsplit(".", 1)[-1] in PATH_KEYS else 60  # a clipped path hides what changed
+            show = lambda v: "(unset)" if v is unset else json_short(v, limit)  # noqa: E731
             out.append(f"{key}: {show(a)} -> {show(b)}")
     return out
 
@@ -414,17 +415,29 @@ def _backend_problems(recipe: Recipe) -> list[str]:
     return problems
 
 
-# Keys whose values are file paths: relative ones are tried against the current directory first,
-# then against the recipe's folder.
-_PATH_KEYS = {"checkpoint", "root", "train_dir", "val_dir", "calib_data", "val_data", "data_dir"}
+# Keys whose values are file paths. A relative one is tried against the current directory first, then
+# against the recipe's folder, and stored absolute: the run folder records which data it was made from,
+# whatever folder `run` or `--resume` is started in.
+PATH_KEYS = {"checkpoint", "root", "train_dir", "val_dir", "calib_data", "val_data", "data_dir"}
+
+
+def recipe_paths(raw: dict[str, Any]) -> dict[str, str]:
+    """{'data.root': '/abs/data', 'stages.3.calib_data': ...}: every path value of a resolved recipe."""
+    return {k: v for k, v in flatten_recipe(raw).items()
+            if k.rsplit(".", 1)[-1] in PATH_KEYS and isinstance(v, str) and v}
 
 
 def _resolve_paths(node: Any, recipe_dir: Path) -> None:
+    import os
+
     if isinstance(node, dict):
         for k, v in node.items():
-            if k in _PATH_KEYS and isinstance(v, str) and not Path(v).is_absolute():
-                if not Path(v).exists() and (recipe_dir / v).exists():
-                    node[k] = str((recipe_dir / v).resolve())
+            if k in PATH_KEYS and isinstance(v, str) and v:
+                here = Path(v).expanduser()
+                if here.is_absolute() or here.exists():
+                    node[k] = os.path.abspath(here)
+                elif (recipe_dir / here).exists():
+                    node[k] = os.path.abspath(recipe_dir / here)
             else:
                 _resolve_paths(v, recipe_dir)
     elif isinstance(node, list):

@@ -31,6 +31,9 @@ def register(sub) -> None:
 
 
 def _export(args) -> int:
+    from edgecv.utils.paths import check_output_file
+
+    check_output_file(args.output, "-o")
     _refuse_output_over_input(args)
     import numpy as np
     import torch
