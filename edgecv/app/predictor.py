@@ -41,6 +41,7 @@ class Predictor:
         self.image_size = meta.image_size
         self.runner = BACKENDS.get(self.artifact.backend).load(self.artifact, threads)
         self.fixed_batch = meta.input_shape[0] if isinstance(meta.input_shape[0], int) else None
+        self.crop_pct = crop_pct
         self.transform = build_transform(False, self.image_size, meta.mean, meta.std, None, crop_pct)
         # the same values without a tensor per image (tested equal): single images and frames take this
         self.array_transform = build_eval_array_transform(self.image_size, meta.mean, meta.std, crop_pct)
@@ -53,6 +54,13 @@ class Predictor:
     def class_names(self, num_outputs: int) -> list[str]:
         names = self._class_names
         return names if names and len(names) == num_outputs else [str(i) for i in range(num_outputs)]
+
+    @property
+    def resize_side(self) -> int:
+        """The side images are resized to before the crop: a decoder may stop at it (e.g. a JPEG's draft)."""
+        from ..data.transforms import eval_resize_side
+
+        return eval_resize_side(self.image_size, self.crop_pct)
 
     def preprocess(self, image, bgr: bool = False) -> np.ndarray:
         """One image (PIL image, or HxWx3 uint8 array, RGB unless `bgr`) -> normalised CxHxW float32."""

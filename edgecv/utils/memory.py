@@ -53,5 +53,24 @@ def check_batch_memory(batches: Sequence[int], chw: Sequence[int], flag: str = "
             f"{_gib(need)} (input x {ACTIVATION_FACTOR} for activations) but only {_gib(free)} is available; {advice}")
 
 
+def release_freed_memory() -> None:
+    """Hand memory freed by large allocations back to the OS (glibc's malloc_trim; a no-op elsewhere).
+    glibc keeps what a worker thread freed in that thread's arena: after a 300 MB image was decoded on a
+    thread pool, the process would otherwise hold the 300 MB until that thread happened to reuse them."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            import ctypes
+
+            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):  # not glibc
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim = None
+
+
 def _gib(n: int) -> str:
     return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
