@@ -35,10 +35,11 @@ def run_demo(predictor, source: FrameSource | SourceSpec | str | int | Path, *, 
              window: bool = False, save: str | Path | None = None, max_frames: int | None = None,
              log: Callable[[str], None] | None = None, queue_size: int | None = None,
              reconnect: Reconnect = Reconnect(), stall_timeout_s: float = STALL_TIMEOUT_S,
-             keep_predictions: bool = False, snapshot_dir: str | Path = ".") -> DemoStats:
+             keep_predictions: bool = False, snapshot_dir: str | Path = ".", overwrite: bool = False) -> DemoStats:
     """Classify every frame `source` delivers until it ends, `max_frames` are done, q is pressed
     (with `window`) or Ctrl-C; returns what was measured. `source` is the --source text, a spec, or
-    any FrameSource (run_demo closes it). `log` gets one progress line a second. Errors before the
+    any FrameSource (run_demo closes it). `log` gets one progress line a second. `save` never replaces
+    an existing file unless `overwrite`. Errors before the
     first frame is classified (a source that does not open, an artifact whose input does not fit)
     raise with a one-line message; a live source lost for good ends the run with `source_lost`."""
     if topk < 1:
@@ -51,7 +52,8 @@ def run_demo(predictor, source: FrameSource | SourceSpec | str | int | Path, *, 
     try:
         input_path = spec.path if spec is not None else getattr(source, "path", None)
         # cheap refusals first: nothing is opened for a --save over the input or a machine without a display
-        save_path = check_save_path(save, {"artifact": predictor.artifact.path, "source": input_path}) if save else None
+        save_path = (check_save_path(save, {"artifact": predictor.artifact.path, "source": input_path}, overwrite)
+                     if save else None)
         win = Window(f"edgecv demo: {predictor.name}") if window else None
         if frames is None:
             frames = open_source(spec)
