@@ -137,6 +137,7 @@ def run_recipe(recipe: Recipe, out_dir: str | Path | None = None, resume: bool =
             console.rule(f"stage {stage.index}: {stage.type}")
             t0 = time.perf_counter()
             seed_everything(recipe.seed + stage.index)
+            ctx.stage_index = stage.index
             record = STAGES.get(stage.type).run(ctx, stage.config, stage_dir) or {}
             record = {"stage": stage.label, "type": stage.type, "seconds": round(time.perf_counter() - t0, 2), **record}
             ctx.records.append(record)

@@ -331,7 +331,7 @@ def check_recipe_resources(recipe: Recipe) -> list[str]:
             problems.append(f"data.root: folder not found: {data.root} (set data.download: true on a machine with a network)")
     stages = recipe.raw.get("stages") if isinstance(recipe.raw.get("stages"), list) else []
     for i, st in enumerate(stages):
-        for key in sorted({"calib_data", "val_data", "data_dir"} & set(st if isinstance(st, dict) else ())):  # inputs
+        for key in sorted({"calib_data", "val_data", "data_dir", "class_names"} & set(st if isinstance(st, dict) else ())):
             value = st[key]
             if isinstance(value, str) and value and not Path(value).exists():
                 problems.append(f"stages.{i}.{key}: not found: {value}")
@@ -418,7 +418,7 @@ def _backend_problems(recipe: Recipe) -> list[str]:
 # Keys whose values are file paths. A relative one is tried against the current directory first, then
 # against the recipe's folder, and stored absolute: the run folder records which data it was made from,
 # whatever folder `run` or `--resume` is started in.
-PATH_KEYS = {"checkpoint", "root", "train_dir", "val_dir", "calib_data", "val_data", "data_dir"}
+PATH_KEYS = {"checkpoint", "root", "train_dir", "val_dir", "calib_data", "val_data", "data_dir", "class_names"}
 
 
 def recipe_paths(raw: dict[str, Any]) -> dict[str, str]:

@@ -361,3 +361,31 @@ def test_run_out_over_a_file_is_one_line_before_anything_runs(tmp_path, capsys):
         printed = capsys.readouterr()
         assert "is a file" in printed.out and "Traceback" not in printed.out + printed.err
     assert existing.read_text() == "keep"
+
+
+def test_the_data_class_names_reach_every_artifact_a_recipe_builds(tmp_path):
+    """ImageFolder classes (cat, dog) in every model file and artifact: ONNX FP32 and INT8, the torch
+    reference, the quantize stage's files; and an export stage's `class_names` names its own artifacts."""
+    from edgecv.backends import Artifact
+    from edgecv.recipe import validate_recipe
+
+    data = _image_folder(tmp_path / "data", ["cat", "dog"], per_class=4)
+    raw = {"name": "named", "device": "cpu",
+           "data": {"source": "imagefolder", "root": str(data), "image_size": 32, "batch_size": 4, "workers": 0},
+           "student": {"name": "cifar_resnet8"},
+           "stages": [{"type": "export", "to": ["onnx", "torch"], "precision": ["fp32", "int8"], "calib_size": 4},
+                      {"type": "quantize", "precision": "int8", "calib_size": 4, "qat": {"mode": "never"}},
+                      {"type": "export", "to": ["onnx"], "class_names": ["Cat", "Dog"]}]}
+    ctx = edgecv.run(validate_recipe(raw), out_dir=tmp_path / "run")
+    built = [a for a in ctx.artifacts if a.get("status") == "ok" and a.get("path")]
+    assert len(built) >= 5
+    for entry in built:
+        names = Artifact.from_path(entry["path"]).metadata.class_names
+        expected = ["Cat", "Dog"] if "2_export" in str(entry["path"]) else ["cat", "dog"]
+        assert names == expected, entry["path"]
+    for record in ctx.records:
+        for f in record["model_files"].values():
+            assert edgecv.load_model(f)[1]["class_names"] == ["cat", "dog"]
+    bad = {**raw, "stages": [{"type": "export", "class_names": ["only one"]}]}
+    with pytest.raises(ValueError, match=r"stages.0.class_names: 1 names for the data's 2 classes"):
+        edgecv.run(validate_recipe(bad), out_dir=tmp_path / "bad")

@@ -27,6 +27,8 @@ def register(sub) -> None:
     p.add_argument("--force", action="store_true", help="with --save: replace OUT.mp4 if it exists")
     p.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N classified frames")
     p.add_argument("--threads", type=positive_int, help="intra-op threads (default: the library's choice)")
+    p.add_argument("--class-names", metavar="FILE", help="what the outputs are called (one name per line, or a JSON "
+                   "list), instead of the artifact's own names (files exported without data have none)")
     p.set_defaults(func=_demo)
 
 
@@ -40,7 +42,7 @@ def _demo(args) -> int:
     import_cv2()  # a missing OpenCV is reported before the model is loaded
     spec = parse_source(args.source)  # a missing file fails fast, before the model loads
     try:
-        predictor = Predictor(args.artifact, threads=args.threads)
+        predictor = Predictor(args.artifact, threads=args.threads, class_names=args.class_names)
         stats = run_demo(predictor, spec, topk=args.topk, window=not args.headless, save=args.save,
                          max_frames=args.max_frames, log=print if args.headless else None, overwrite=args.force)
     except (UserError, ValueError, KeyError, FileNotFoundError, RuntimeError, ImportError):

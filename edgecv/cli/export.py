@@ -26,6 +26,8 @@ def register(sub) -> None:
     p.add_argument("--calib-data", metavar="DIR", help="images for calibration (ImageFolder or a flat folder)")
     p.add_argument("--layout", choices=["NHWC", "NCHW"], help="input layout of the file, for backends that offer a "
                    "choice (tflite: NHWC by default, what mobile apps feed)")
+    p.add_argument("--class-names", metavar="FILE", help="what the outputs are called, stored in the artifact: one "
+                   "name per line, or a JSON list (default: the checkpoint's or run's names, if any)")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the artifact")
     p.set_defaults(func=_export)
 
@@ -58,6 +60,8 @@ def _export(args) -> int:
     model, source, pre = loaded.model, loaded.path, loaded.preprocess
     size = args.input_size or loaded.image_size
     sample = torch.zeros(1, 3, size, size)
+    if args.class_names:
+        pre["class_names"] = _class_names(args.class_names, model, sample)
     calibration = None
     if args.calib_data:
         from edgecv.data import CalibrationSource
@@ -97,6 +101,21 @@ def _export(args) -> int:
     if art.metadata.extra.get("trtexec"):  # backends that build through TensorRT record the equivalent trtexec line
         con.print(f"  equivalent trtexec command: {escape(art.metadata.extra['trtexec'])}")
     return 0
+
+
+def _class_names(path: str, model, sample) -> list[str]:
+    """--class-names FILE, refused unless it names every output of the model."""
+    import torch
+
+    from edgecv.bench.classmap import read_class_names
+    from edgecv.cli import UserError
+
+    names = read_class_names(path)
+    with torch.no_grad():
+        outputs = model(sample).shape[1]
+    if len(names) != outputs:
+        raise UserError(f"--class-names {path} has {len(names)} names but the model has {outputs} outputs")
+    return names
 
 
 def load_source(args):

@@ -40,6 +40,8 @@ def register(sub) -> None:
     p.add_argument("--body-timeout", type=_positive_float, default=30.0, metavar="S",
                    help="seconds it then has to send the body (default 30)")
     p.add_argument("--threads", type=positive_int, help="the runner's intra-op threads (default: the library's choice)")
+    p.add_argument("--class-names", metavar="FILE", help="what the outputs are called (one name per line, or a JSON "
+                   "list), instead of the artifact's own names (files exported without data have none)")
     p.add_argument("--access-log", action="store_true", help="log every request (off by default: it costs throughput)")
     p.set_defaults(func=_serve)
 
@@ -71,7 +73,7 @@ def _serve(args) -> int:
     sock = bind_socket(settings.host, settings.port)  # a busy port fails before the model is loaded
     try:
         try:
-            predictor = Predictor(args.artifact, threads=args.threads)
+            predictor = Predictor(args.artifact, threads=args.threads, class_names=args.class_names)
         except (UserError, ValueError, KeyError, FileNotFoundError, ImportError):
             raise
         except Exception as e:  # a runtime's own exception types: one line, no traceback
