@@ -95,9 +95,9 @@ def _bench(args) -> int:
     if args.remote:
         return _report(args, *_bench_remote(args, batches))
     art = _configure(args, open_artifact(args))
-    _check_batch_memory(batches, art)
     try:
         predictor = Predictor(art, threads=args.threads, crop_pct=args.crop_pct)
+        _check_batch_memory(batches, art)  # with the runtime loaded: its libraries count against ulimit -v
         data = predictor.evalset(args.data, read_class_map(args.class_map) if args.class_map else None) if args.data else None
         reference = reference_model(art, args.reference)
         timing = TimingConfig(args.warmup, args.min_runs, args.min_time)
@@ -108,6 +108,11 @@ def _bench(args) -> int:
     except (UserError, ValueError, KeyError, FileNotFoundError, ImportError):
         raise
     except Exception as e:  # a runtime's own exception types (e.g. onnxruntime's): no traceback for the user
+        from edgecv.utils.errors import is_out_of_memory
+
+        if is_out_of_memory(e):
+            raise UserError(f"out of memory running {args.artifact} at --batch {max(batches)}; use a smaller --batch "
+                            f"({first_line(e, 120)})") from None
         raise UserError(f"running {args.artifact} failed: {first_line(e)}") from None
     if args.tegrastats:  # on a Jetson itself
         from edgecv.app.power import add_power, measure_batches
@@ -217,12 +222,14 @@ def open_artifact(args):
 
 def _check_batch_memory(batches: list[int], art) -> None:
     """Refuse a --batch that cannot fit in memory before anything is allocated (the OOM killer would
-    end the process with a bare 'Killed'). The estimate is in edgecv.utils.memory."""
+    end the process with a bare 'Killed'): the model's bytes per image (edgecv.bench.memory) against
+    what this process may still allocate (edgecv.utils.memory: the machine, a cgroup cap, ulimit -v)."""
+    from edgecv.bench.memory import per_image_bytes
     from edgecv.utils.memory import check_batch_memory
 
-    chw = list(art.metadata.input_shape)[1:4]  # [batch, C, H, W]: the harness's runners take NCHW
-    if len(chw) == 3 and all(isinstance(d, int) and d > 0 for d in chw):
-        check_batch_memory(batches, chw, "--batch")
+    per_image, how = per_image_bytes(art)
+    if per_image:
+        check_batch_memory(batches, list(art.metadata.input_shape)[1:4], "--batch", per_image=per_image, how=how)
 
 
 def _floats(text: str, flag: str) -> list[float]:

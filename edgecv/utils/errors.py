@@ -41,3 +41,14 @@ def write_traceback(e: BaseException) -> str:
         except OSError:
             continue
     return "(nowhere: no writable folder)"
+
+
+OUT_OF_MEMORY_SIGNS = ("failed to allocate memory", "bad_alloc", "out of memory", "cannot allocate memory")
+
+
+def is_out_of_memory(e: BaseException) -> bool:
+    """A MemoryError, or a runtime's own allocation failure (ONNX Runtime's arena, C++ std::bad_alloc)."""
+    if isinstance(e, MemoryError):
+        return True
+    text = str(e).lower()
+    return any(sign in text for sign in OUT_OF_MEMORY_SIGNS)
