@@ -100,3 +100,24 @@ def test_run_name_too_long_and_non_utf8_recipes_are_one_line(tmp_path, capsys):
     bad.write_bytes(Path(QUICKSTART).read_bytes().replace(b"name: quickstart", b"name: caf\xe9"))
     text = _fails(capsys, ["validate", str(bad)])
     assert str(bad) in text and "UTF-8" in text
+
+
+class _Evil:
+    def __reduce__(self):
+        return (print, ("this must never run",))
+
+
+def test_a_raw_pickle_checkpoint_is_one_line_without_torch_warnings(tmp_path):
+    """In a fresh process, as a user runs it (pytest would catch the warning before it reached stderr)."""
+    import pickle
+    import subprocess
+    import sys
+
+    raw = tmp_path / "raw.pt"
+    raw.write_bytes(pickle.dumps({"state_dict": _Evil()}, protocol=4))
+    for argv in (["export", "--checkpoint", str(raw), "-o", str(tmp_path / "x.onnx")], ["bench", str(raw)]):
+        proc = subprocess.run([sys.executable, "-m", "edgecv", *argv], capture_output=True, text=True, timeout=120)
+        out = proc.stdout + proc.stderr
+        lines = [line for line in out.splitlines() if line.strip()]
+        assert proc.returncode == 2 and len(lines) == 1 and "not a weights-only checkpoint" in lines[0], out
+        assert "Warning" not in out and "this must never run" not in out
