@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .bench.environment import fingerprint
-from .bench.ledger import busy_warning, markdown_table, pareto_plot, rich_table, summary_columns
+from .bench.ledger import busy_warning, emulated_note, markdown_table, pareto_plot, rich_table, summary_columns
 from .stages.prune import PRUNE_STEP
 from .utils.io import write_json, write_text
 
@@ -37,6 +37,8 @@ def write_report(ctx, console) -> tuple[Path, Path]:
         md += ["## Pruning steps", "", markdown_table(steps)]
     if busy_warning(rows):
         md += [busy_warning(rows), ""]
+    if emulated_note(rows):
+        md += [emulated_note(rows), ""]
     if plot:
         md += ["![top-1 vs p50 latency](pareto.png)", ""]
     md += ["## Stages", ""]
@@ -49,4 +51,6 @@ def write_report(ctx, console) -> tuple[Path, Path]:
         title = (f"{ctx.recipe.name}: {d.num_classes} classes, {len(d.val)} val images"
                  + (f", batch {batches[0]}" if len(batches) == 1 else ""))
         console.print(rich_table(rows, title, summary_columns(rows)))
+        if emulated_note(rows):
+            console.print(emulated_note(rows), markup=False)
     return md_path, json_path

@@ -125,12 +125,23 @@ class TFLiteRunner:
         }
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float32)
-        self._check(x)
-        feed = self._to_input(x)
+        feed = self.feed(x)
         if self.dynamic_batch:
             return self._invoke(feed)
         return np.concatenate([self._invoke(feed[i : i + 1]) for i in range(len(feed))], axis=0)
+
+    def feed(self, x: np.ndarray) -> np.ndarray:
+        """The tensor the interpreter is given for a harness batch (also what an emulated runtime is sent)."""
+        x = np.asarray(x, dtype=np.float32)
+        self._check(x)
+        return self._to_input(x)
+
+    def logits(self, out: np.ndarray, images: int) -> np.ndarray:
+        """Float logits, one row per image, from the interpreter's raw output (integer outputs dequantised)."""
+        if np.issubdtype(out.dtype, np.integer):
+            scale, zero = self._out["quantization"]
+            out = (out.astype(np.float32) - zero) * (scale or 1.0)
+        return np.asarray(out, dtype=np.float32).reshape(images, -1)
 
     def _check(self, x: np.ndarray) -> None:
         c, h, w = self.chw
@@ -161,8 +172,4 @@ class TFLiteRunner:
             self._batch = feed.shape[0]
         interp.set_tensor(self._in["index"], feed)
         interp.invoke()
-        out = interp.get_tensor(self._out["index"])
-        if np.issubdtype(out.dtype, np.integer):
-            scale, zero = self._out["quantization"]
-            out = (out.astype(np.float32) - zero) * (scale or 1.0)
-        return np.asarray(out, dtype=np.float32).reshape(feed.shape[0], -1)
+        return self.logits(interp.get_tensor(self._out["index"]), feed.shape[0])

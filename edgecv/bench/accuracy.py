@@ -27,6 +27,11 @@ def evaluate_runner(runner: Callable, evalset=None, reference_model=None, fixed_
     elif reference_model is not None:
         from ..backends.torch_eager import module_runner
 
-        x = np.random.default_rng(seed).standard_normal((PARITY_RANDOM_IMAGES, *input_shape)).astype(np.float32)
+        x = random_images(input_shape, seed)
         out.update(parity(run_all(runner, [x], fixed_batch), module_runner(reference_model)(x)), parity_on="random")
     return out
+
+
+def random_images(input_shape=(3, 32, 32), seed: int = 0) -> np.ndarray:
+    """The seeded random batch parity is measured on when there are no labelled images."""
+    return np.random.default_rng(seed).standard_normal((PARITY_RANDOM_IMAGES, *input_shape)).astype(np.float32)

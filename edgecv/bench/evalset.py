@@ -41,6 +41,16 @@ class EvalSet:
         ds = image_folder(root, build_transform(False, image_size, mean, std, None, crop_pct))
         return cls(ds, ds.classes, class_map, batch_size, source=str(root))
 
+    def subset(self, images: int | None, seed: int = 0) -> "EvalSet":
+        """A seeded, stratified subset of about `images` images (every class kept); itself when it has no more."""
+        if not images or images >= len(self):
+            return self
+        from ..data.subset import stratified_subset
+
+        sub = stratified_subset(self.dataset, images, seed)
+        return EvalSet(sub, self.class_names, self.class_map, self.batch_size,
+                       source=f"{self.source} ({len(sub)} of {len(self)} images)")
+
     def __len__(self) -> int:
         return len(self.dataset)
 

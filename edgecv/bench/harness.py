@@ -38,13 +38,14 @@ class Thresholds:
 
 
 def benchmark_artifact(artifact: Artifact | str | Path, data=None, batches: Sequence[int] = (1,),
-                       threads: int | None = None, reference_model=None, timing: TimingConfig = TimingConfig(),
+                       threads: int | None = None, reference_model=None, timing: TimingConfig | None = TimingConfig(),
                        thresholds: Thresholds = Thresholds(), name: str | None = None, runner=None,
                        strict: bool = False, extra: dict | None = None, parity: bool = True) -> list[dict]:
     """Rows for one artifact. `data` is an EvalSet (accuracy on all of it); `reference_model` the
     PyTorch source (params, MACs and, unless `parity=False`, parity). `runner` skips loading (e.g. the
     in-memory reference itself, with parity=False). With `strict`, a load or run failure raises
-    instead of becoming an `export_failed` row."""
+    instead of becoming an `export_failed` row. `timing=None`: accuracy and parity only, no latency
+    (an emulated target, whose time is not the real target's)."""
     if not isinstance(artifact, Artifact):
         artifact = Artifact.from_path(artifact)
     meta = artifact.metadata
@@ -90,7 +91,7 @@ def benchmark_artifact(artifact: Artifact | str | Path, data=None, batches: Sequ
         row = {**base, "batch": int(b), "status": status, "reason": reason, **quality}
         if fixed and b != fixed:
             row.update(status="skipped", reason=f"the artifact has a fixed batch of {fixed}")
-        else:
+        elif timing is not None:
             x = _inputs(data, int(b), shape)
             load = OtherLoad()  # what other processes used of the machine during this row's timed runs
             timed = measure_runner(runner, x, timing, load)

@@ -16,9 +16,10 @@ from ..utils.io import write_json, write_text
 # (row key, column title, format); a column is shown only if some row has a value for it
 COLUMNS: list[tuple[str, str, str]] = [
     ("name", "name", "{}"), ("role", "role", "{}"), ("backend", "backend", "{}"), ("precision", "precision", "{}"),
+    ("emulated", "emulated", "{}"),  # the CPU class an emulated row ran as (no latency: see edgecv.bench.emulate)
     ("batch", "batch", "{}"), ("status", "status", "{}"), ("top1", "top-1 %", "{:.2f}"),
     ("top5", "top-5 %", "{:.2f}"), ("top1_restricted", "top-1 restricted %", "{:.2f}"),
-    ("agreement", "agree %", "{:.2f}"), ("max_abs_diff", "max |diff|", "{:.2e}"),
+    ("agreement", "agree %", "{:.2f}"), ("same_as_host", "same as host %", "{:.2f}"), ("max_abs_diff", "max |diff|", "{:.2e}"),
     ("latency_ms_p50", "p50 ms", "{:.3f}"), ("latency_ms_p90", "p90 ms", "{:.3f}"),
     ("latency_ms_p99", "p99 ms", "{:.3f}"),
     # GPU rows (CUDA events, as trtexec's GPU compute / H2D / D2H); absent from CPU-only ledgers
@@ -29,7 +30,8 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("threads", "threads", "{}"), ("busy_other_pct", "other load %", "{:.0f}"), ("reason", "note", "{}"),
 ]
 # The run summary a person reads first: what each artifact is, how accurate, how fast, how big.
-SUMMARY_KEYS = ("name", "role", "backend", "precision", "batch", "status", "top1", "agreement", "latency_ms_p50",
+SUMMARY_KEYS = ("name", "role", "backend", "precision", "emulated", "batch", "status", "top1", "agreement", "same_as_host",
+                "latency_ms_p50",
                 "speedup_vs_teacher", "speedup_vs_teacher_torch", "size_mb", "params", "macs", "busy_other_pct", "reason")
 BUSY_PCT = 25.0  # other processes using more than this share of the cores during a row's timing: flagged
 _MILLIONS = {"params", "macs"}
@@ -177,6 +179,28 @@ def busy_warning(rows: Sequence[dict]) -> str:
             + ", ".join(f"{_row_label(r)} ({r['busy_other_pct']:.0f} %)" for r in busy) + ". Re-run them on an idle machine.")
 
 
+def emulated_note(rows: Sequence[dict]) -> str:
+    """A line saying what the emulated rows are ('' when there are none): which images, no latency, and each
+    one's top-1 on the host against the emulated target's on those images."""
+    emulated = [r for r in rows if r.get("emulated")]
+    if not emulated:
+        return ""
+    images = sorted({r["images"] for r in emulated if r.get("images")})
+    parts = [f"{_row_label(r).rsplit(' batch', 1)[0]} on {r['emulated']}: {_fmt(r.get('top1'))} % vs "
+             f"{_fmt(r.get('host_top1'))} % on the host" + (f", {r['differ_from_host']} image(s) differ"
+                                                              if r.get("differ_from_host") else "")
+             for r in emulated if r.get("host_top1") is not None]
+    return ("**Emulated rows** ran under QEMU user-mode emulation with the target's builds of the runtime, on "
+            + (f"{'/'.join(map(str, images))} images" if images else "random images")
+            + "; they have no latency (emulated time is not the target's time). `same as host %`: images whose "
+            "top-1 equals the host's run of the same file on the same images"
+            + (". Top-1 there: " + "; ".join(parts) if parts else "") + ".")
+
+
+def _fmt(v) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
 def _row_label(r: dict) -> str:
     return " ".join(str(r.get(k)) for k in ("name", "backend", "precision") if r.get(k)) + f" batch {r.get('batch', 1)}"
 
@@ -185,6 +209,8 @@ def report_markdown(rows: Sequence[dict], environment: dict | None, title: str, 
     parts = [f"# {title}\n", markdown_table(rows)]
     if busy_warning(rows):
         parts.append(f"\n{busy_warning(rows)}\n")
+    if emulated_note(rows):
+        parts.append(f"\n{emulated_note(rows)}\n")
     if plot:
         parts.append(f"\n![top-1 vs p50 latency]({plot})\n")
     if environment:

@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 
-COMMANDS = ["run", "validate", "export", "bench", "info", "prune", "quantize", "demo", "serve", "sweep"]
+COMMANDS = ["run", "validate", "export", "bench", "emulate", "info", "prune", "quantize", "demo", "serve", "sweep"]
 
 
 class UserError(Exception):

@@ -56,6 +56,16 @@ def register(sub) -> None:
                    "max-autotune-no-cudagraphs (implies --compile)")
     g.add_argument("--tf32", action="store_true", default=None, help="let fp32 on CUDA round through TF32 (off by "
                    "default: fp32 means fp32, as in TensorRT's fp32 engines)")
+    e = p.add_argument_group("on an emulated CPU", "check the artifact's accuracy on another CPU class under QEMU "
+                             "user-mode emulation, with that CPU's builds of ONNX Runtime and LiteRT: the host row is followed "
+                             "by one row per class, marked `emulated`, with top-1, agreement and how many images' top-1 "
+                             "differ from the host's; no latency (emulated time is not the target's). The first use "
+                             "sets the target up under ~/.edgecv/emulate (see `edgecv emulate`)")
+    e.add_argument("--emulate", metavar="CLASS[,CLASS]", help="arm64 (= arm64-a76), arm64-a53 (no dotprod), arm64-a76 "
+                   "(dotprod), arm64-i8mm (i8mm), x86-avx2 (x86-64 without AVX-512/VNNI, on an x86-64 host); "
+                   "comma-separated for several")
+    e.add_argument("--emulate-images", type=positive_int, metavar="N", help="evaluate the emulated rows on a seeded, "
+                   "stratified subset of about N images of --data (default: all of them; emulation is slow)")
     r = p.add_argument_group("on another machine", "run the same benchmark on a target over SSH (a Jetson, say): the "
                              "files are copied to a temporary folder there, and the rows come back with the target's "
                              "fingerprint")
@@ -92,6 +102,7 @@ def _bench(args) -> int:
         check_output_file(args.json, "--json")
     if args.class_map and not args.data:
         raise UserError("--class-map needs --data")
+    emulate = _emulate_targets(args)
     if args.remote:
         return _report(args, *_bench_remote(args, batches))
     art = _configure(args, open_artifact(args))
@@ -105,7 +116,13 @@ def _bench(args) -> int:
                                   timing=timing, thresholds=Thresholds(args.min_agreement, args.max_top1_drop,
                                                                        args.min_int8_agreement),
                                   name=Path(args.artifact).stem, runner=predictor.runner, strict=True)
-    except (UserError, ValueError, KeyError, FileNotFoundError, ImportError):
+        if emulate:
+            from edgecv.app.emulate import emulated_rows
+
+            rows += emulated_rows(art, emulate, data=data, reference=reference, host_runner=predictor.runner,
+                                  thresholds=Thresholds(args.min_agreement, args.max_top1_drop, args.min_int8_agreement),
+                                  threads=args.threads, images=args.emulate_images, name=Path(args.artifact).stem)
+    except (UserError, ValueError, KeyError, FileNotFoundError, ImportError, *_emulation_errors(emulate)):
         raise
     except Exception as e:  # a runtime's own exception types (e.g. onnxruntime's): no traceback for the user
         from edgecv.utils.errors import is_out_of_memory
@@ -120,6 +137,34 @@ def _bench(args) -> int:
         rows = add_power(rows, measure_batches(predictor, data, batches, args.tegrastats_cmd, args.power_time,
                                                warmup=args.warmup))
     return _report(args, rows, fingerprint(args.threads))
+
+
+def _emulate_targets(args) -> list[str]:
+    """--emulate's classes, checked against the other flags before anything runs."""
+    from edgecv.cli import UserError
+
+    if not args.emulate:
+        if args.emulate_images:
+            raise UserError("--emulate-images needs --emulate")
+        return []
+    from edgecv.app.emulate import parse_targets
+
+    names = parse_targets(args.emulate)
+    for flag, given in (("--remote", args.remote), ("--tegrastats", args.tegrastats)):
+        if given:
+            raise UserError(f"--emulate runs the artifact on this machine under QEMU; it does not combine with {flag}")
+    if args.precision or _runtime_options(args):
+        raise UserError("--emulate runs .onnx and .tflite files as built; it does not take the PyTorch run-time flags")
+    return names
+
+
+def _emulation_errors(emulate: list[str]) -> tuple[type, ...]:
+    """The set-up and emulated-run failures, whose one-line messages reach the user as they are."""
+    if not emulate:
+        return ()
+    from edgecv.bench.emulate import EmulationError, EmulationSetupError
+
+    return EmulationError, EmulationSetupError
 
 
 def _bench_remote(args, batches: list[int]) -> tuple[list[dict], dict]:
@@ -160,7 +205,9 @@ def _report(args, rows: list[dict], env: dict) -> int:
     from edgecv.utils.console import get_console
     from edgecv.utils.io import write_json
 
-    title = f"edgecv bench {args.artifact}" + (f" on {args.remote}" if args.remote else "")
+    title = f"edgecv bench {args.artifact}" + (f" on {args.remote}" if args.remote else "") + \
+        (f" (+ emulated {', '.join(sorted({r['emulated'] for r in rows if r.get('emulated')}))})"
+         if any(r.get("emulated") for r in rows) else "")
     con = get_console()
     if con.is_terminal:
         con.print(rich_table(rows, title=title))
@@ -170,6 +217,10 @@ def _report(args, rows: list[dict], env: dict) -> int:
         print(markdown_table(rows), end="")
     for line in power_lines(rows):
         print(line)
+    from edgecv.bench.ledger import emulated_note
+
+    if emulated_note(rows):
+        print(emulated_note(rows))
     if args.json:
         print(f"wrote {write_json(args.json, {'environment': env, 'rows': rows})}")
     if args.out:

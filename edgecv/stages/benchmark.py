@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ..bench import INT8_MIN_AGREEMENT
 from .context import artifact_role
@@ -27,6 +27,20 @@ class BenchmarkStage(StageConfig):
                                       "an integer (INT8) row is `inaccurate`; min_agreement judges the other rows")
     torch_reference: bool = Field(True, description="add the PyTorch eager rows each artifact is compared with")
     eval_batch: int = Field(64, ge=1)
+    emulate: list[str] = Field([], description="CPU classes to check accuracy on under QEMU user-mode emulation "
+                               "(arm64 = arm64-a76, arm64-a53, arm64-i8mm, x86-avx2): each ONNX Runtime and TFLite artifact of "
+                               "`emulate_precisions` gets one row per class, marked `emulated`, without latency")
+    emulate_precisions: list[str] = Field(["int8"], min_length=1, description="precisions emulated (int8: whether "
+                                          "the INT8 builds hold on ARM's kernels)")
+    emulate_images: Optional[int] = Field(200, ge=1, description="a seeded, stratified subset of the val split for "
+                                          "the emulated rows (emulated inference is slow); null: all of it")
+
+    @field_validator("emulate")
+    @classmethod
+    def _known_classes(cls, names: list[str]) -> list[str]:
+        from ..bench.emulate.targets import target
+
+        return list(dict.fromkeys(target(n).name for n in names))  # unknown: one line listing the classes
 
 
 @register_stage("benchmark", BenchmarkStage)
@@ -47,6 +61,8 @@ def run(ctx, cfg: BenchmarkStage, stage_dir: Path) -> dict:
     timing = TimingConfig(cfg.warmup, cfg.min_runs, cfg.min_time_s, cfg.max_time_s)
     thresholds = Thresholds(cfg.min_agreement, cfg.max_top1_drop, cfg.min_int8_agreement)
     common = dict(data=data, batches=cfg.batch, threads=threads, timing=timing, thresholds=thresholds)
+    # the emulated rows' images: one stratified subset of the val split for every artifact and class
+    emulated = ctx.evalset(max_images=cfg.emulate_images, batch_size=cfg.eval_batch) if cfg.emulate else None
 
     entries = [a for a in ctx.artifacts if _selected(a, cfg.artifacts)]
     roles = list(dict.fromkeys(artifact_role(a) for a in entries if artifact_role(a) in ctx.models)) or ["student"]
@@ -64,8 +80,10 @@ def run(ctx, cfg: BenchmarkStage, stage_dir: Path) -> dict:
                                            extra={"role": role}, **common)
         for a in (e for e in entries if artifact_role(e) == role):
             rows += _artifact_rows(a, model, common, con)
+            rows += _emulated_rows(cfg, a, model, emulated, common, con)
     for a in (e for e in entries if artifact_role(e) not in ctx.models):  # artifacts with no PyTorch source here
         rows += _artifact_rows(a, None, common, con)
+        rows += _emulated_rows(cfg, a, None, emulated, common, con)
 
     add_speedups(rows)
     for row in rows:
@@ -74,7 +92,8 @@ def run(ctx, cfg: BenchmarkStage, stage_dir: Path) -> dict:
     files = write_ledger(stage_dir, rows, env, title=f"{ctx.recipe.name}: benchmark")
     con.print(f"  {len(rows)} rows -> {files['report']} (the run's report prints them)", markup=False)
     return {"rows": len(rows), "ledger": {k: str(v) for k, v in files.items()},
-            "statuses": {f"{r['name']}/{r['backend']}/{r['precision']}/b{r['batch']}": r["status"] for r in rows}}
+            "statuses": {f"{r['name']}/{r['backend']}/{r['precision']}/b{r['batch']}"
+                         + (f"/{r['emulated']}" if r.get("emulated") else ""): r["status"] for r in rows}}
 
 
 def _artifact_rows(a: dict, model, common: dict, con) -> list[dict]:
@@ -94,6 +113,22 @@ def _artifact_rows(a: dict, model, common: dict, con) -> list[dict]:
     except (FileNotFoundError, ValueError) as e:
         return [{**base, "batch": b, "status": "export_failed", "reason": first_line(e)} for b in common["batches"]]
     return benchmark_artifact(art, reference_model=model, name=base["name"], extra={"role": role}, **common)
+
+
+def _emulated_rows(cfg: BenchmarkStage, a: dict, model, data, common: dict, con) -> list[dict]:
+    """`emulate:` rows for one artifact: accuracy on each emulated CPU class, on `data` (a subset of the val split)."""
+    from ..backends import Artifact
+    from ..bench.emulate import emulated_rows
+    from ..bench.emulate.runner import RUNTIMES
+
+    if (not cfg.emulate or a.get("status", "ok") != "ok" or not a.get("path") or a.get("backend") not in RUNTIMES
+            or a.get("precision") not in cfg.emulate_precisions):
+        return []
+    role = artifact_role(a)
+    art = Artifact.from_path(a["path"], a.get("backend"))
+    return emulated_rows(art, cfg.emulate, data=data, reference_model=model, thresholds=common["thresholds"],
+                         name=a.get("name") or role, extra={"role": role}, strict=False,
+                         log=lambda m: con.print(f"  {m}", markup=False))
 
 
 def _selected(a: dict, wanted: list[str] | None) -> bool:

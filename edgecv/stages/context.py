@@ -152,10 +152,10 @@ class RunContext:
         return Artifact.from_path(hits[-1]["path"], backend) if hits else None
 
     def add_result(self, row: dict) -> None:
-        """Add or replace a ledger row (keyed by name, role, backend, precision and batch)."""
+        """Add or replace a ledger row (keyed by name, role, backend, precision, batch and emulated class)."""
         def key(r: dict) -> tuple:
             return (r.get("name"), r.get("role"), r.get("backend", REFERENCE_BACKEND), r.get("precision", REFERENCE_PRECISION),
-                    r.get("batch", 1))
+                    r.get("batch", 1), r.get("emulated"))
 
         self.results = [r for r in self.results if key(r) != key(row)]
         self.results.append(row)
