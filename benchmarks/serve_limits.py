@@ -117,7 +117,7 @@ def _decoded_mb(pixels: int) -> float:
 
 class SlowTally:
     def __init__(self):
-        self.opened = self.closed_by_server = self.refused = self.answered = 0
+        self.opened = self.closed_by_server = self.failed = self.answered = 0
         self.statuses: dict[int, int] = {}
 
 
@@ -149,8 +149,8 @@ async def slow_client(host: str, port: int, source: str, body_phase: bool, tally
                     tally.answered += 1
                 tally.closed_by_server += 1
                 break
-        except (ConnectionError, OSError):
-            tally.refused += 1
+        except (ConnectionError, OSError):  # refused, or reset: closed with the client's bytes unread
+            tally.failed += 1
         finally:
             if writer is not None:
                 writer.close()
@@ -220,7 +220,7 @@ async def slow_phase(url: str, good: int, slow: int, addresses: int, duration_s:
             "good_4xx": good_tally.rejected, "healthz": health, "healthz_slowest_s": round(slowest, 2),
             "slow_clients": slow, "slow_addresses": addresses,
             "slow_held_at_start": held, "slow_opened": tally.opened, "slow_closed_by_server": tally.closed_by_server,
-            "slow_answered": tally.statuses, "slow_refused": tally.refused}
+            "slow_answered": tally.statuses, "slow_failed": tally.failed}
 
 
 # ---------------------------------------------------------------- main
@@ -293,7 +293,7 @@ def main() -> int:
             record["slow"] = s
             print(f"slow clients: {s['slow_clients']} from {s['slow_addresses']} addresses held {s['slow_held_at_start']} "
                   f"connections at the start; {s['slow_opened']} opened in all, {s['slow_closed_by_server']} closed by "
-                  f"the server (answers {s['slow_answered']}), {s['slow_refused']} refused", flush=True)
+                  f"the server (answers {s['slow_answered']}), {s['slow_failed']} refused or reset", flush=True)
             print(f"good clients: {s['good_clients']}: {s['good_ok']} answered 200, {s['good_errors']} errors, "
                   f"{s['good_4xx']} 4xx in {args.duration:g} s; /healthz {s['healthz']} (slowest answer "
                   f"{s['healthz_slowest_s']:.2f} s); server peak RSS "

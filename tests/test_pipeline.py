@@ -156,9 +156,8 @@ def test_resume_with_a_different_recipe_is_refused(tmp_path, capsys):
     assert "done earlier, skipped" in capsys.readouterr().out
 
 
-def test_ctrl_c_says_how_to_resume(tmp_path, capsys, scratch_stage):
-    import shlex
-
+def _interrupt_the_first_call(scratch_stage) -> list:
+    """The scratch stage raises KeyboardInterrupt the first time it runs (a Ctrl-C), then runs; returns its calls."""
     calls = []
 
     def interrupt_once():
@@ -167,6 +166,13 @@ def test_ctrl_c_says_how_to_resume(tmp_path, capsys, scratch_stage):
             raise KeyboardInterrupt
 
     scratch_stage.action = staticmethod(interrupt_once)
+    return calls
+
+
+def test_ctrl_c_says_how_to_resume(tmp_path, capsys, scratch_stage):
+    import shlex
+
+    calls = _interrupt_the_first_call(scratch_stage)
     recipe, out = _tiny(tmp_path, ["test_stage"]), tmp_path / "my run"
     assert main(["run", str(recipe), "--out", str(out), "--set", "data.max_train=50"]) == 130
     err = capsys.readouterr().err.strip()
@@ -280,14 +286,7 @@ def two_datasets(tmp_path, scratch_stage, monkeypatch):
     _image_folder(tmp_path / "ds2" / "data", ["car", "plane"])
     (tmp_path / "rec").mkdir()
     (tmp_path / "rec" / "tiny.yaml").write_text(FOLDER_RECIPE)
-    calls = []
-
-    def interrupt_once():
-        calls.append(1)
-        if len(calls) == 1:
-            raise KeyboardInterrupt
-
-    scratch_stage.action = staticmethod(interrupt_once)
+    _interrupt_the_first_call(scratch_stage)
     return tmp_path
 
 

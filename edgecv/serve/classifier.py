@@ -106,7 +106,10 @@ class Classifier:
                 release_freed_memory()
 
     def _decode(self, image, where: "_Where") -> np.ndarray:
-        return self.predictor.preprocess(where.check(load_rgb, image))
+        try:
+            return self.predictor.preprocess(where.check(load_rgb, image))
+        finally:
+            image.close()  # its decoded pixels are freed now, not whenever the object is collected
 
     def _result(self, out: BatchOutput, topk: int) -> ImageResult:
         logits = np.asarray(out.logits, dtype=np.float64).reshape(1, -1)
