@@ -31,10 +31,11 @@ def default_out_dir(name: str) -> Path:
 
 
 def latest_run(name: str) -> Path | None:
+    import glob
     import os
 
     base = Path(os.environ.get("EDGECV_RUNS", Path.home() / ".edgecv" / "runs"))
-    runs = sorted(base.glob(f"{name}-*")) if base.is_dir() else []
+    runs = sorted(base.glob(f"{glob.escape(name)}-*")) if base.is_dir() else []  # a name may hold * or [
     return runs[-1] if runs else None
 
 

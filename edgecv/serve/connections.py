@@ -227,7 +227,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         except OSError:
             return False
         try:
-            return bool(dup.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+            dup.setblocking(False)  # the duplicate shares the socket: the flag is the same for both (already off)
+            return bool(dup.recv(1, socket.MSG_PEEK))
         except OSError:  # BlockingIOError: nothing there
             return False
         finally:
