@@ -73,7 +73,8 @@ def test_a_predictor_takes_class_names_and_checks_their_count(bare_onnx, names_f
         Predictor(bare_onnx, class_names=["a", "b", "c"])
 
 
-def test_serve_answers_with_the_class_names_file(bare_onnx, names_file, tmp_path, capsys):
+def test_serve_answers_with_the_class_names_file(bare_onnx, names_file):
+    # no capsys here: uvicorn's logging set-up would close a library's handler bound to pytest's own stream
     pytest.importorskip("fastapi")
     import httpx
 
@@ -83,6 +84,10 @@ def test_serve_answers_with_the_class_names_file(bare_onnx, names_file, tmp_path
     with live_server(Predictor(bare_onnx, threads=1, class_names=names_file)) as live:
         r = httpx.post(live.url + "/v1/classify", content=png_bytes(), headers={"Content-Type": "image/png"})
     assert r.status_code == 200 and {p["label"] for p in r.json()["predictions"]} <= set(NAMES)
+
+
+def test_serve_refuses_a_class_names_file_of_the_wrong_length(bare_onnx, tmp_path, capsys):
+    pytest.importorskip("fastapi")
     short = tmp_path / "two.txt"
     short.write_text("a\nb\n")
     assert main(["serve", str(bare_onnx), "--port", "0", "--class-names", str(short)]) == 2
