@@ -20,7 +20,7 @@ _LAZY = {
 }
 
 
-def run(recipe, out_dir=None, resume: bool = False, overrides=None):
+def run(recipe, out_dir=None, resume: bool | str = False, overrides=None):
     """Run a recipe (a path, or a Recipe from `load_recipe`); returns the RunContext."""
     from .pipeline import run_recipe
     from .recipe import Recipe, load_recipe

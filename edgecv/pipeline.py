@@ -87,8 +87,13 @@ def build_models(recipe: Recipe, num_classes: int) -> dict:
     return models
 
 
-def run_recipe(recipe: Recipe, out_dir: str | Path | None = None, resume: bool = False, console=None) -> RunContext:
-    """Run every stage of `recipe`; returns the context holding models, artifacts and results."""
+RESUME_IF_ANY = "if-any"  # `resume=` for callers that own the folder (a sweep's trial): continue a run if one is there
+
+
+def run_recipe(recipe: Recipe, out_dir: str | Path | None = None, resume: bool | str = False, console=None) -> RunContext:
+    """Run every stage of `recipe`; returns the context holding models, artifacts and results.
+    `resume=True` continues the run in `out_dir` and refuses a folder that holds none (`--resume`);
+    `resume=RESUME_IF_ANY` continues one if it is there, else starts in the folder as it is."""
     from .models import data_config
     from .report import write_report
     from .stages import STAGES
@@ -105,7 +110,7 @@ def run_recipe(recipe: Recipe, out_dir: str | Path | None = None, resume: bool =
     done: list[dict] = []
     inputs = input_fingerprints(recipe)
     if resume:
-        check_resume(out, recipe, inputs, console)
+        check_resume(out, recipe, inputs, console, require_run=resume is True)
     if resume and manifest_path.is_file():
         manifest = json.loads(manifest_path.read_text())
         done = manifest.get("records", [])
@@ -164,9 +169,12 @@ def input_fingerprints(recipe: Recipe) -> dict[str, dict]:
             if Path(path).exists()}
 
 
-def check_resume(out: Path, recipe: Recipe, inputs: dict[str, dict], console) -> None:
-    """Refuse `--resume` on a folder that holds no run, or that a different recipe or other data made."""
+def check_resume(out: Path, recipe: Recipe, inputs: dict[str, dict], console, require_run: bool = True) -> None:
+    """Refuse `--resume` on a folder that holds no run (with `require_run`), or that a different recipe or
+    other data made."""
     if not ((out / MANIFEST).is_file() or (out / "recipe.json").is_file()):
+        if not require_run:
+            return
         why = "the folder does not exist" if not out.exists() else "no manifest.json or recipe.json in it"
         raise FileNotFoundError(f"--resume: {out} holds no run ({why}); start the run without --resume, or give the "
                                 "--out of an earlier run")
