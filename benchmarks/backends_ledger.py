@@ -26,7 +26,7 @@ def bench_model(model, name, data, sample, work: Path, args, backends) -> list[d
     parity from the harness, latency from interleaved rounds over all of the model's backends."""
     from edgecv.backends import BACKENDS
     from edgecv.backends.build import build_artifact
-    from edgecv.backends.torch_eager import module_runner
+    from edgecv.backends import module_runner
     from edgecv.bench import TimingConfig, benchmark_artifact, time_interleaved
 
     check = TimingConfig(warmup=0, min_runs=1, min_time_s=0.0)  # the harness's own timing: replaced below
@@ -34,7 +34,7 @@ def bench_model(model, name, data, sample, work: Path, args, backends) -> list[d
     pre = {"class_names": data.class_names}
     rows, runners = [], {}
     for backend in backends:
-        res = build_artifact(backend, model, sample, work / name / backend, "fp32", None, pre)
+        res = build_artifact(backend, model, sample, work / name / backend, "fp32", preprocess=pre)
         if res.status != "ok":
             rows += [{"name": name, "backend": res.backend, "precision": "fp32", "batch": b, "status": res.status,
                       "reason": res.error} for b in args.batches]

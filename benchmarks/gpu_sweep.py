@@ -123,7 +123,7 @@ def sweep_model(label, model, data, args, work: Path) -> list[dict]:
     rows: list[dict] = []
     for config, backend, precision, opts in builds:
         name = f"{label} {config}"
-        res = build_artifact(backend, model, sample, work / label.split()[0] / config, precision, None, pre, options=opts)
+        res = build_artifact(backend, model, sample, work / label.split()[0] / config, precision, None, opts, preprocess=pre)
         if res.status != "ok":
             rows += [{"name": name, "backend": backend, "precision": precision, "batch": b, "status": res.status,
                       "reason": res.error} for b in args.batches]

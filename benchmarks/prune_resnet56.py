@@ -171,12 +171,13 @@ def time_kd_iterations(student, teacher, train, args, n: int = 10) -> float:
     """Wall seconds per KD iteration, timed through the fine-tune itself (same amp, memory format and
     mixing, with the real loader inside the span) at a negligible lr; a short untimed run first warms
     up the kernels."""
+    from edgecv.distill import KDTeacher
     from edgecv.prune.finetune import finetune
     from edgecv.prune.spec import FinetuneSpec
 
     def short_run(steps: int) -> None:
         spec = FinetuneSpec(**{**finetune_settings(args), "epochs": 1, "max_steps_per_epoch": steps, "lr": 1e-9, "keep": "last"})
-        finetune(student, train, None, spec, teacher, desc="timing", seed=args.seed)
+        finetune(student, train, None, spec, KDTeacher(teacher), desc="timing", seed=args.seed)
 
     short_run(2)
     t0 = time.perf_counter()
@@ -194,6 +195,7 @@ def run(student, teacher, train, select, val, args, cost, budget_min, target: di
     """Prune in --steps steps (fine-tunes between them take --step-share of the budget), then fine-tune
     for whatever is left of the budget: the final fine-tune is sized from the pruned student's own
     measured iteration time, so the whole run ends within `budget_min`."""
+    from edgecv.distill import KDTeacher
     from edgecv.prune.finetune import finetune
     from edgecv.prune.iterative import prune_model, steps_markdown
     from edgecv.prune.measure import top1
@@ -227,7 +229,7 @@ def run(student, teacher, train, select, val, args, cost, budget_min, target: di
             t1 = time.perf_counter()
             summary = finetune(student, train, monitor, spec.finetune.model_copy(
                 update={"epochs": epochs, "max_steps_per_epoch": cap, "time_limit_min": left / 60}),
-                teacher, None, spec.kd_losses, out / "final", "cpu", "final fine-tune", args.seed)
+                KDTeacher(teacher, None, spec.kd_losses), out / "final", device="cpu", desc="final fine-tune", seed=args.seed)
             res.steps.append({**res.steps[-1], "step": "final", "top1": top1(student, val), "seconds": round(time.perf_counter() - t1, 1)})
             final = (f"then {summary['epochs_run']} of {epochs} planned epochs of {ipe} iterations"
                      + (", cosine annealed by the clock" if summary["time_up"] else ""))

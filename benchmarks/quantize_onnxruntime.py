@@ -54,8 +54,8 @@ def build_all(model, name: str, out: Path, calib, val, threads: int, log) -> lis
     from edgecv.backends.build import build_artifact
     from edgecv.quantize import QuantizeSpec, quantize_onnx
 
-    res = build_artifact("onnxruntime", model, torch.zeros(1, 3, 32, 32), out / name, "fp32", None,
-                         {"mean": list(MEAN), "std": list(STD), "class_names": val.class_names})
+    res = build_artifact("onnxruntime", model, torch.zeros(1, 3, 32, 32), out / name, "fp32",
+                         preprocess={"mean": list(MEAN), "std": list(STD), "class_names": val.class_names})
     assert res.status == "ok", res.error
     fp32 = res.artifact.path
     built = [("fp32", fp32, {})]

@@ -79,7 +79,7 @@ def measure(models: dict, out: Path, threads: int, size: int, data, calibration,
         for backend in backends:
             for precision in precisions:
                 res = build_artifact(backend, model, sample, out / "artifacts" / label.split()[0] / backend, precision,
-                                     calibration, {"mean": list(MEAN), "std": list(STD)})
+                                     calibration, preprocess={"mean": list(MEAN), "std": list(STD)})
                 base = {"name": label, "backend": res.backend, "precision": precision}
                 if res.status != "ok":
                     rows.append({**base, "status": res.status, "reason": res.error})

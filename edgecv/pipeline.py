@@ -95,11 +95,13 @@ def run_recipe(recipe: Recipe, out_dir: str | Path | None = None, resume: bool |
     `resume=True` continues the run in `out_dir` and refuses a folder that holds none (`--resume`);
     `resume=RESUME_IF_ANY` continues one if it is there, else starts in the folder as it is."""
     from .models import data_config
+    from .plugins import load_plugins
     from .report import write_report
     from .stages import STAGES
     from .utils.console import get_console
     from .utils.seed import seed_everything
 
+    load_plugins()  # what the stages rely on: quantize's ONNX builders, pruned model files
     console = console or get_console()
     problems = check_recipe_resources(recipe)  # unknown models, missing files: fail before anything runs
     if problems:
@@ -310,11 +312,11 @@ def locate_model_file(run_dir: Path, recorded: str | Path) -> Path:
 
 
 def _restore(ctx: RunContext, done: list[dict], console) -> None:
-    from .models import load_model
+    from .models import load_model_file
 
     last = done[-1]
     for role, path in last.get("model_files", {}).items():
-        model, _ = load_model(locate_model_file(ctx.out_dir, path))
+        model, _ = load_model_file(locate_model_file(ctx.out_dir, path))
         ctx.models[role] = model
     manifest = json.loads((ctx.out_dir / MANIFEST).read_text())
     ctx.records = list(done)

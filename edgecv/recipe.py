@@ -342,16 +342,14 @@ def check_recipe_resources(recipe: Recipe) -> list[str]:
 def _model_problems(where: str, spec: ModelSpec) -> list[str]:
     """An unknown model name or a missing checkpoint, at `where` (an ensemble's members at where.members.i),
     and ensemble members that cannot be averaged (checked on the meta device: no weights are loaded)."""
-    import timm
-
-    from .models import factory as _factory  # noqa: F401  (registers cifar_resnet*, squeezenet* with timm)
+    from .models import model_exists, model_names
 
     problems = []
     if spec.name == ENSEMBLE:
         for i, member in enumerate(spec.members):
             problems += _model_problems(f"{where}.members.{i}", member)
-    elif not timm.is_model(spec.name):
-        problems.append(f"{where}.name: unknown model '{spec.name}'{did_you_mean(spec.name, [*timm.list_models(), ENSEMBLE])}; "
+    elif not model_exists(spec.name):
+        problems.append(f"{where}.name: unknown model '{spec.name}'{did_you_mean(spec.name, model_names())}; "
                         "any timm model name, cifar_resnet8/14/20/32/44/56, squeezenet1_0/1_1 or ensemble (with members) works")
     if spec.checkpoint and not Path(spec.checkpoint).is_file():
         problems.append(f"{where}.checkpoint: file not found: {spec.checkpoint}")

@@ -10,6 +10,36 @@ CIFAR = SHARED / "cifar10"
 TEACHERS = SHARED / "teachers"
 
 
+def cpu_mismatch(has=(), lacks=(), saturates: bool | None = None) -> str | None:
+    """Why this CPU does not fit a `cpu` marker (None when it does): `has`/`lacks` are edgecv.targets
+    feature names; `saturates` asks for a CPU whose ONNX Runtime u8 x s8 kernels saturate int16 (True: x86
+    with AVX2 and no VNNI) or do not (False: VNNI, ARM, SSE-only). Always this CPU's own features, also under
+    $EDGECV_HOST_AS (which only changes what edgecv builds for and accepts)."""
+    import platform
+
+    from edgecv.targets import Target, cpu_features, normalise_arch
+
+    arch = normalise_arch(platform.machine())
+    host = Target("host", arch, cpu_features(arch))
+    missing = [f for f in has if f not in host.features]
+    present = [f for f in lacks if f in host.features]
+    if missing:
+        return f"needs a CPU with {', '.join(missing)} (this one: {host.compact()})"
+    if present:
+        return f"needs a CPU without {', '.join(present)} (this one: {host.compact()})"
+    if saturates is not None and host.int8_saturates != saturates:
+        kind = "x86 with AVX2 and no VNNI" if saturates else "a CPU whose INT8 kernels do not saturate (VNNI, ARM)"
+        return f"needs {kind} (this one: {host.compact()})"
+    return None
+
+
+def pytest_runtest_setup(item):
+    for mark in item.iter_markers(name="cpu"):
+        why = cpu_mismatch(**mark.kwargs)
+        if why:
+            pytest.skip(why)
+
+
 def need_shared(*parts: str) -> Path:
     path = SHARED.joinpath(*parts)
     if not path.exists():

@@ -10,9 +10,9 @@ from edgecv.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "recipes" / "quickstart.yaml"
 SMALL = ["stages.0.epochs=1", "stages.1.epochs=2", "stages.prune.final_epochs=1", "data.max_train=100",
-         "data.max_val=50", "stages.4.calib_size=32", "stages.benchmark.min_runs=5", "stages.benchmark.min_time_s=0",
-         "stages.benchmark.warmup=1"]
-CHAIN = ["train", "distill", "prune", "export", "export", "benchmark"]
+         "data.max_val=50", "stages.4.calib_size=32", "stages.5.calib_size=32", "stages.benchmark.min_runs=5",
+         "stages.benchmark.min_time_s=0", "stages.benchmark.warmup=1"]
+CHAIN = ["train", "distill", "prune", "export", "export", "export", "benchmark"]
 
 
 def _args(out, extra=()):
@@ -29,7 +29,7 @@ def test_quickstart_end_to_end(tmp_path, capsys):
     assert doc["seed"] == 0 and doc["recipe"]["name"] == "quickstart" and doc["environment"]
     bench = {(r["role"], r["backend"], r["precision"]): r for r in doc["rows"] if r.get("kind") != "prune_step"}
     expected = {(role, b, "fp32") for role in ("teacher", "student", "pruned") for b in ("torch", "onnxruntime", "tflite")}
-    expected |= {("pruned", "onnxruntime", "int8"), ("pruned", "tflite", "int8")}
+    expected |= {("pruned", "onnxruntime", "int8"), ("pruned", "tflite", "int8"), ("student", "onnxruntime", "int8")}
     assert set(bench) == expected
     for key, row in bench.items():
         assert row["status"] in ("ok", "inaccurate"), (key, row.get("reason"))
@@ -43,11 +43,15 @@ def test_quickstart_end_to_end(tmp_path, capsys):
     assert bench[("teacher", "onnxruntime", "fp32")]["speedup_vs_teacher"] == 1.0
     report = (run / "report.md").read_text()
     assert "x teacher" in report and "x torch teacher" in report and "## Pruning steps" in report and (run / "pareto.png").is_file()
+    assert "## What to deploy" in report and {d["backend"] for d in doc["deploy"]} == {"torch", "onnxruntime", "tflite"}
     printed = capsys.readouterr().out
-    # the console table may wrap a header over two lines ("x torch" / "teacher") when a note column widens it
-    assert "x torch" in printed and "cifar_resnet32" in printed and "report:" in printed
+    # the printed table is the narrow one (100 columns): each model by its role; notes and the choice under it
+    table = [line for line in printed.splitlines() if line.startswith("│")]
+    assert len(table) == len(bench) and max(len(line.rstrip()) for line in table) <= 100
+    assert "Deploy (per backend" in printed and "CPU: " in printed and "report:" in printed
+    assert all(row["target"] == "host" and row["cpu_features"] for row in bench.values())
     # the pruned student's checkpoint is an edgecv model file that rebuilds its pruned shapes
-    model, meta = edgecv.load_model(run / "stages" / "5_benchmark" / "models" / "pruned.pt")
+    model, meta = edgecv.load_model(run / "stages" / "6_benchmark" / "models" / "pruned.pt")
     assert meta["class_names"] == [str(i) for i in range(10)] and meta["extensions"] == ["pruning"]
 
 

@@ -173,3 +173,15 @@ def test_ensemble_schema_errors_name_the_key(teacher, expected):
 def test_the_student_is_not_an_ensemble():
     with pytest.raises(RecipeError, match="student.name: an ensemble is a teacher"):
         validate_recipe(_raw(student=_ensemble("cifar_resnet8", "cifar_resnet14")))
+
+
+@pytest.mark.parametrize("stage", [{"type": "export", "to": ["onnx"], "precision": ["int8"]},
+                                   {"type": "quantize", "precision": "int8"}])
+def test_export_and_quantize_stages_take_a_target(stage):
+    """`target` names the CPU the artifacts are for; a misspelt one is refused before anything runs."""
+    recipe = validate_recipe(_raw(stages=[{**stage, "target": "x86-avx2"}]))
+    assert recipe.stages[0].config.target == "x86-avx2"
+    assert validate_recipe(_raw(stages=[stage])).stages[0].config.target == "host"
+    with pytest.raises(RecipeError) as e:
+        validate_recipe(_raw(stages=[{**stage, "target": "arm64-a67"}]))
+    assert "stages.0.target: Value error, unknown target 'arm64-a67' (did you mean 'arm64-a76'?)" in str(e.value)

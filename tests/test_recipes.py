@@ -25,7 +25,7 @@ def _short(stage: str) -> list[str]:
 
 REDUCED = {
     "quickstart.yaml": [*TINY_DATA, "stages.0.epochs=1", "stages.1.epochs=1", "stages.prune.finetune.epochs=1",
-                        "stages.prune.final_epochs=0", "stages.4.calib_size=32", *FAST_BENCH],
+                        "stages.prune.final_epochs=0", "stages.4.calib_size=32", "stages.5.calib_size=32", *FAST_BENCH],
     "cifar10_distill.yaml": [*TINY_DATA, *_short("distill")],
     # two epochs over one batch: the second takes the ensemble's logits from the teacher cache
     "cifar10_ensemble.yaml": [*TINY_DATA, "stages.distill.epochs=2", "stages.distill.max_steps_per_epoch=2",

@@ -1,40 +1,7 @@
-"""`open_artifact`: any model file with its metadata (edgecv's sidecar, else read from the file),
-checked loadable, with user overrides for files that do not describe themselves."""
+"""The PyTorch model an artifact is compared with (`edgecv bench`'s parity reference)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
-
-
-def open_artifact(path: str | Path, backend: str | None = None, layout: str | None = None,
-                  mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
-                  size: int | None = None):
-    """The Artifact, validated by its backend (loadable, one 4-D image input). `layout`, `mean`,
-    `std` and `size` override what the file says (for foreign files that carry no preprocessing)."""
-    from ..backends import BACKENDS, Artifact
-
-    art = Artifact.from_path(path, backend)
-    b = BACKENDS.get(art.backend)
-    ok, why = b.available()
-    if not ok:
-        raise ImportError(f"backend '{art.backend}' is not available here: {why}")
-    seen = b.inspect(art.path)  # also validates the file for every artifact
-    if not art.sidecar().is_file():
-        art.metadata = seen
-    meta = art.metadata
-    if layout and layout != meta.layout:  # the detection guessed wrong: reorder the stored NCHW shape
-        n, a, b_, c = meta.input_shape
-        meta.input_shape = [n, c, a, b_] if layout == "NHWC" else [n, b_, c, a]
-        meta.layout = layout
-    if mean:
-        meta.mean = list(mean)
-    if std:
-        meta.std = list(std)
-    if size:
-        meta.input_shape = [meta.input_shape[0], meta.input_shape[1] if isinstance(meta.input_shape[1], int) else 3, size, size]
-    if any(not isinstance(d, int) for d in meta.input_shape[1:]):
-        raise ValueError(f"{path}: input shape {meta.input_shape} has symbolic dims; give its size (--size) and layout")
-    return art
 
 
 def reference_model(art, reference: str | Path | None = None):
@@ -42,7 +9,7 @@ def reference_model(art, reference: str | Path | None = None):
     from ..backends import REFERENCE_BACKEND
 
     if art.backend == REFERENCE_BACKEND:
-        from ..backends.torch_runtime import runtime_of
+        from ..backends.torch.runtime import runtime_of
 
         if runtime_of(art.metadata).reference:
             return None  # it is the reference

@@ -1,4 +1,4 @@
-"""`load_model`: a model by registered name, from an edgecv model file, or from a run folder."""
+"""`load_model`, edgecv's one: a model by registered name, from an edgecv model file, or from a run folder."""
 from __future__ import annotations
 
 import json
@@ -18,6 +18,38 @@ class LoadedModel:
     def image_size(self) -> int:
         return int(self.preprocess["image_size"])
 
+    def __iter__(self):
+        """`model, entries = edgecv.load_model(path)` unpacks as the model and the file's entries."""
+        return iter((self.model, self.meta))
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model comes from, as `load_model` takes it: a workflow loads it after its cheap checks."""
+    source: str | Path | None = None  # a registered name, an edgecv model file or a run folder
+    checkpoint: str | Path | None = None  # an edgecv model file, or a plain state dict for the name
+    role: str = "student"  # with a run folder: which of its models
+    num_classes: int | None = None
+    small_input: bool = False
+
+    def load(self) -> "LoadedModel":
+        return load_model(self.source, checkpoint=self.checkpoint, role=self.role, num_classes=self.num_classes,
+                          small_input=self.small_input)
+
+
+def resolve_model(model) -> "LoadedModel":
+    """A LoadedModel from what a workflow is given: a LoadedModel, a ModelSource, an nn.Module edgecv built
+    (its preprocessing from its data config), or what `load_model` takes (a name, a file, a run folder)."""
+    if isinstance(model, LoadedModel):
+        return model
+    if isinstance(model, ModelSource):
+        return model.load()
+    if isinstance(model, (str, Path)):
+        return load_model(model)
+    if not callable(model) or not hasattr(model, "state_dict"):
+        raise TypeError(f"expected a model (a LoadedModel, an nn.Module, a name or a file), got {type(model).__name__}")
+    return LoadedModel(model.eval(), None, _preprocess(model, {}, {}), {})
+
 
 def load_model(source: str | Path | None = None, *, checkpoint: str | Path | None = None, role: str = "student",
                num_classes: int | None = None, small_input: bool = False) -> LoadedModel:
@@ -28,7 +60,7 @@ def load_model(source: str | Path | None = None, *, checkpoint: str | Path | Non
     - a registered model name, optionally with a plain state dict as `checkpoint`.
     """
     from ..models import create_model, model_name
-    from ..models import load_model as load_file
+    from ..models import load_model_file as load_file
     from ..models.factory import CHECKPOINT_FORMAT, read_checkpoint
 
     name = None

@@ -35,9 +35,8 @@ class Predictor:
         """`artifact`: an Artifact or a path (opened with `open_artifact`, `overrides` passed on).
         `class_names` (a list, or a class names file): what the outputs are called, instead of the
         artifact's metadata (files exported without data know none); checked against the outputs."""
-        from ..backends import BACKENDS, Artifact
+        from ..backends import BACKENDS, Artifact, open_artifact
         from ..data.transforms import build_eval_array_transform, build_transform
-        from .artifacts import open_artifact
 
         self.artifact = artifact if isinstance(artifact, Artifact) else open_artifact(artifact, **overrides)
         meta = self.artifact.metadata
@@ -58,12 +57,9 @@ class Predictor:
 
     def _checked_names(self, class_names) -> list[str]:
         """Given names, refused unless there is one per output (found by running a blank image)."""
-        from ..bench.classmap import check_class_names, read_class_names
+        from ..bench.classmap import given_class_names
 
-        if isinstance(class_names, (str, Path)):
-            names, where = read_class_names(class_names), f"class names file {class_names}"
-        else:
-            names, where = check_class_names(class_names, "class_names"), "the class names given"
+        names, where = given_class_names(class_names)
         outputs = self.logits(np.zeros((1, 3, self.image_size, self.image_size), np.float32)).shape[1]
         if len(names) != outputs:
             raise ValueError(f"{where} has {len(names)} names but {self.artifact.path.name} has {outputs} outputs")
@@ -81,9 +77,13 @@ class Predictor:
         return eval_resize_side(self.image_size, self.crop_pct)
 
     def preprocess(self, image, bgr: bool = False) -> np.ndarray:
-        """One image (PIL image, or HxWx3 uint8 array, RGB unless `bgr`) -> normalised CxHxW float32."""
+        """One image (a file, a PIL image, or an HxWx3 uint8 array, RGB unless `bgr`) -> normalised CxHxW float32."""
         from PIL import Image
 
+        if isinstance(image, (str, Path)):
+            from ..data.folder import load_image
+
+            image = load_image(str(image))
         if isinstance(image, np.ndarray):
             if image.ndim != 3 or image.shape[2] not in (1, 3, 4):
                 raise ValueError(f"expected an HxWx3 image array, got shape {image.shape}")
@@ -98,17 +98,18 @@ class Predictor:
         return run_all(self.runner, [np.ascontiguousarray(batch, dtype=np.float32)], self.fixed_batch)
 
     def predict_batch(self, images: Sequence, k: int = 5, bgr: bool = False) -> list[Prediction]:
-        from ..eval.logits import topk_indices
-
         if not len(images):
             return []
-        logits = self.logits(np.stack([self.preprocess(im, bgr) for im in images]))
-        probs = _softmax(logits)
+        return self.predictions(self.logits(np.stack([self.preprocess(im, bgr) for im in images])), k)
+
+    def predictions(self, logits: np.ndarray, k: int = 5) -> list[Prediction]:
+        """Logits (N, classes) -> the top-k labels and softmax scores of each row, best first."""
+        from ..eval.logits import top_k
+
+        logits = np.asarray(logits).reshape(len(logits), -1)
         names = self.class_names(logits.shape[1])
-        out = []
-        for row, idx in zip(probs, topk_indices(logits, k)):
-            out.append(Prediction([names[i] for i in idx], [float(row[i]) for i in idx], [int(i) for i in idx]))
-        return out
+        return [Prediction([names[i] for i in idx], [float(p) for p in probs], [int(i) for i in idx])
+                for idx, probs in zip(*top_k(logits, k))]
 
     def predict(self, image, k: int = 5, bgr: bool = False) -> Prediction:
         return self.predict_batch([image], k, bgr)[0]
@@ -120,9 +121,3 @@ class Predictor:
 
         ds = image_folder(folder, self.transform)
         return EvalSet(ds, ds.classes, class_map, batch_size, source=str(folder))
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)

@@ -136,16 +136,31 @@ class Upload:
                 tar.addfile(info, io.BytesIO(data))
 
 
-def bench_remote(target: SSHTarget, artifact: str | Path, bench_args: Sequence[str] = (), data: str | Path | None = None,
-                 class_map: str | Path | None = None, reference: str | Path | None = None,
-                 backend: str | None = None, tegrastats: str | None = None, power_args: Sequence[str] = (),
-                 log: Callable[[str], None] = print) -> tuple[list[dict], dict]:
-    """Benchmark `artifact` on `target` with `edgecv bench` there; (rows, the target's environment).
+@dataclass(frozen=True)
+class RemoteBench:
+    """What `edgecv bench` runs on the target. `bench_args` are bench flags without files (--batch,
+    --threads, --warmup, ...); the files (`data`, `class_map`, `reference`) are copied and their remote
+    paths added. With `tegrastats` (the command there), each batch size's power is measured after the
+    timed rows (with `power_args`) and added to its row."""
+    bench_args: Sequence[str] = ()
+    data: str | Path | None = None
+    class_map: str | Path | None = None
+    reference: str | Path | None = None
+    backend: str | None = None
+    tegrastats: str | None = None
+    power_args: Sequence[str] = ()
 
-    `bench_args` are bench flags without files (--batch, --threads, --warmup, ...); the files (`data`,
-    `class_map`, `reference`) are copied and their remote paths added. With `tegrastats` (the command
-    there), each batch size's power is measured after the timed rows and added to its row."""
+
+def bench_remote(target: SSHTarget, artifact: str | Path, bench: RemoteBench | None = None,
+                 log: Callable[[str], None] = print, **fields) -> tuple[list[dict], dict]:
+    """Benchmark `artifact` on `target` with `edgecv bench` there; (rows, the target's environment).
+    `bench` (or its fields as keywords) says what runs there."""
     from ..backends import Artifact
+    from ..utils.options import with_fields
+
+    b = with_fields(RemoteBench, bench, fields, "bench_remote")
+    bench_args, data, class_map, reference = b.bench_args, b.data, b.class_map, b.reference
+    backend, tegrastats, power_args = b.backend, b.tegrastats, b.power_args
 
     art_path = Path(artifact)
     if not art_path.exists():

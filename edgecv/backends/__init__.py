@@ -1,21 +1,21 @@
-"""Backends, one file each; importing this package registers them (their heavy imports stay lazy)."""
-from .base import (BACKENDS, REFERENCE_BACKEND, REFERENCE_PRECISION, Artifact, ArtifactMetadata, Backend, BaseBackend,
-                   Precision, Runner, all_precisions, backend_for_suffix, resolve_backend)
-
-# one line per backend module, e.g. "tflite", "tensorrt"
-BACKEND_MODULES: list[str] = [
-    "torch_eager",
-    "onnxruntime_backend",
-    "tflite",
-    "tensorrt",
-]
+"""Backends, one package each (edgecv/backends/<name>/: its builder, runner and metadata reader),
+registered by one line in BACKEND_PACKAGES (base.py) and loaded on the registry's first look-up.
+Their heavy imports stay inside functions."""
+from ..utils.lazy import lazy_getattr
+from .base import (BACKEND_PACKAGES, BACKENDS, REFERENCE_BACKEND, REFERENCE_PRECISION, Artifact, ArtifactMetadata,
+                   Backend, BaseBackend, Precision, Runner, all_precisions, backend_for_suffix, resolve_backend)
 
 # Backends edgecv knows whose module is not part of this version: name -> the pip extra that will
 # provide it (`edgecv info` lists them, so users see what exists and what to install).
 UNSHIPPED_BACKENDS: dict[str, str] = {}
 
-for _name in BACKEND_MODULES:
-    __import__(f"{__name__}.{_name}")
+_LAZY = {
+    "module_runner": ("torch.runner", "module_runner"),  # the in-memory PyTorch reference every artifact is compared with
+    "open_artifact": ("files", "open_artifact"),
+}
 
-__all__ = ["BACKENDS", "REFERENCE_BACKEND", "REFERENCE_PRECISION", "Artifact", "ArtifactMetadata", "Backend", "BaseBackend", "Precision", "Runner",
-           "UNSHIPPED_BACKENDS", "all_precisions", "backend_for_suffix", "resolve_backend"]
+__getattr__ = lazy_getattr(__name__, _LAZY)
+
+__all__ = ["BACKENDS", "BACKEND_PACKAGES", "REFERENCE_BACKEND", "REFERENCE_PRECISION", "Artifact", "ArtifactMetadata",
+           "Backend", "BaseBackend", "Precision", "Runner", "UNSHIPPED_BACKENDS", "all_precisions", "backend_for_suffix",
+           "resolve_backend", *_LAZY]

@@ -25,10 +25,11 @@ from typing import Any, Callable, Mapping, Protocol, runtime_checkable
 import numpy as np
 
 from ..registry import Registry, did_you_mean
+from ..targets import Target, resolve_target
 from ..utils.io import write_json
 
 METADATA_SUFFIX = ".edgecv.json"  # sidecar written next to every artifact
-COMMON_OPTIONS = ("preprocess", "source")  # every backend's build takes these (see BaseBackend.build)
+COMMON_OPTIONS = ("preprocess", "source", "target")  # every backend's build takes these (see BaseBackend.build)
 # The reference every artifact is compared with: eager PyTorch at full precision.
 REFERENCE_BACKEND = "torch"
 REFERENCE_PRECISION = "fp32"
@@ -44,6 +45,7 @@ class ArtifactMetadata:
     precision: str = "fp32"  # what was actually built, not what was asked for
     layout: str = "NCHW"  # what the file's input expects; runners take NCHW float32 regardless
     input_dtype: str = "float32"
+    target: dict[str, Any] | None = None  # the CPU it was built for (edgecv.targets.Target.to_dict()); None: unknown
     tool_versions: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -153,6 +155,8 @@ class Backend(Protocol):
 
     def inspect(self, path: str | Path) -> ArtifactMetadata: ...
 
+    def run_problem(self, artifact: Artifact, host: Target) -> str | None: ...
+
 
 Builder = Callable[..., Artifact]
 
@@ -223,6 +227,11 @@ class BaseBackend:
             return False, f"{', '.join(missing)} not installed: pip install 'edgecv[{self.extra}]'"
         return True, ""
 
+    def run_problem(self, artifact: Artifact, host: Target) -> str | None:
+        """Why `artifact` would compute wrong results on the `host` CPU (e.g. kernels that saturate with
+        its weights), naming both targets; None when nothing is known against it."""
+        return None
+
     def build(self, model, sample, precision: str, calibration, out_dir: Path,
               options: Mapping[str, Any] | None = None) -> Artifact:
         options = {k: v for k, v in (options or {}).items() if v is not None}
@@ -238,23 +247,33 @@ class BaseBackend:
         if prec.needs_calibration and calibration is None:
             raise ValueError(f"{self.name} {precision} needs calibration images (--calib-data DIR, or a recipe's data)")
         builder, derived = self._builders[precision]
+        options["target"] = resolve_target(options.get("target"))  # a name, or the host by default
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         if not derived:
-            return builder(model, sample, calibration, out_dir, options)
+            return _with_target(builder(model, sample, calibration, out_dir, options), options["target"])
         source = options.get("source")
         if source is not None:
-            return builder(source, calibration, out_dir, options)
+            return _with_target(builder(source, calibration, out_dir, options), options["target"])
         with tempfile.TemporaryDirectory(prefix=f"edgecv-{self.name}-") as tmp:
-            plain = {k: v for k, v in options.items() if k in (*self.options, "preprocess")}
+            plain = {k: v for k, v in options.items() if k in (*self.options, "preprocess", "target")}
             fp32 = self.build(model, sample, REFERENCE_PRECISION, None, Path(tmp), plain)
             art = builder(fp32, calibration, out_dir, options)
-        if art.metadata.extra.pop("source_artifact", None) is not None:  # it was a scratch file, now gone
-            art.save_metadata()
-        return art
+        art.metadata.extra.pop("source_artifact", None)  # it was a scratch file, now gone
+        return _with_target(art, options["target"])
 
 
-BACKENDS: Registry[Backend] = Registry("backend")
+def _with_target(art: Artifact, target: Target) -> Artifact:
+    """The artifact with the target it was built for in its metadata (its sidecar rewritten)."""
+    art.metadata.target = target.to_dict()
+    art.save_metadata()
+    return art
+
+
+# One line per backend: its package edgecv/backends/<name>/, whose __init__ registers it. Loaded on
+# the registry's first look-up.
+BACKEND_PACKAGES = ("torch", "onnxruntime", "tflite", "tensorrt")
+BACKENDS: Registry[Backend] = Registry("backend", plugins=[f"edgecv.backends.{p}" for p in BACKEND_PACKAGES])
 
 
 def known_suffixes() -> str:

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..targets import Target
 from ..utils.errors import first_line
-from .base import BACKENDS, Artifact, resolve_backend
+from .base import BACKENDS, COMMON_OPTIONS, Artifact, resolve_backend
 
 
 @dataclass
@@ -27,18 +28,26 @@ class BuildResult:
                 "path": str(self.artifact.path) if self.artifact else None, "error": self.error}
 
 
-def build_artifact(backend: str, model, sample, out_dir: str | Path, precision: str = "fp32",
-                   calibration=None, preprocess: Mapping[str, Any] | None = None,
-                   options: Mapping[str, Any] | None = None, source: Artifact | None = None) -> BuildResult:
-    """`preprocess` (mean, std, class_names) is what the run's data used; it goes into the metadata.
-    `options` are backend-specific build keywords (e.g. tflite's `layout`); `source` is this backend's
-    FP32 artifact of the same model, from which derived precisions (ONNX int8/fp16) are converted."""
+def build_artifact(backend: str, model, sample, out_dir: str | Path, precision: str = "fp32", calibration=None,
+                   options: Mapping[str, Any] | None = None, **common: Any) -> BuildResult:
+    """`options` are backend-specific build keywords (e.g. tflite's `layout`); `common` are the ones every
+    backend takes (COMMON_OPTIONS): `preprocess` (mean, std, class_names: what the run's data used; it goes
+    into the metadata) and `source`, this backend's FP32 artifact of the same model, from which derived
+    precisions (ONNX int8/fp16) are converted; and `target`: the CPU the artifact is for (edgecv.targets;
+    default this machine), recorded in its metadata."""
+    unknown = sorted(set(common) - {*COMMON_OPTIONS, "target"})
+    if unknown:
+        raise TypeError(f"build_artifact() got unknown option(s) {', '.join(unknown)}; backend-specific ones go in "
+                        f"`options`, the common ones are {', '.join(COMMON_OPTIONS)} and target")
     name = resolve_backend(backend)
     b = BACKENDS.get(name)
     ok, reason = b.available()
     if not ok:
         return BuildResult(name, precision, "skipped", error=reason)
-    opts = {**(options or {}), "preprocess": dict(preprocess) if preprocess else None, "source": source}
+    preprocess = common.get("preprocess")
+    opts = {**(options or {}), "preprocess": dict(preprocess) if preprocess else None, "source": common.get("source")}
+    if common.get("target") is not None:
+        opts["target"] = common["target"]
     try:
         art = b.build(model, sample, precision, calibration, Path(out_dir), opts)
     except ImportError as e:

@@ -12,6 +12,7 @@ INT8_MIN_AGREEMENT = 98.5  # % top-1 agreement with its FP32 source an integer (
 
 _LAZY = {
     "benchmark_artifact": ("harness", "benchmark_artifact"),
+    "BenchOptions": ("harness", "BenchOptions"),
     "Thresholds": ("harness", "Thresholds"),
     "TimingConfig": ("edgecv.utils.timing", "TimingConfig"),
     "time_runner": ("edgecv.utils.timing", "time_runner"),

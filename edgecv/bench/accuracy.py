@@ -25,7 +25,7 @@ def evaluate_runner(runner: Callable, evalset=None, reference_model=None, fixed_
             out.update(parity(logits, ref), parity_on="val")
             out["reference_top1"] = topk(ref, evalset.targets())["top1"]
     elif reference_model is not None:
-        from ..backends.torch_eager import module_runner
+        from ..backends import module_runner
 
         x = random_images(input_shape, seed)
         out.update(parity(run_all(runner, [x], fixed_batch), module_runner(reference_model)(x)), parity_on="random")

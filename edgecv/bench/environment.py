@@ -86,15 +86,19 @@ def _smi_value(field: str, value: str):
 
 
 def fingerprint(threads: int | None = None) -> dict:
+    from ..targets import host_target
     from ..utils.versions import package_versions
     from .jetson import jetson_info
 
+    cpu = host_target()
     env = {
         "time_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "host": platform.node(),
         "os": platform.platform(),
         "python": platform.python_version(),
         "cpu": cpu_model(),
+        "cpu_arch": cpu.arch,
+        "cpu_features": list(cpu.features),  # the ones that decide quantized kernels (edgecv.targets)
         "cpu_count": os.cpu_count(),
         "cores_usable": usable_cores(),
         "threads": threads,

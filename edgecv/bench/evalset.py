@@ -111,7 +111,7 @@ class EvalSet:
     def reference_logits(self, model) -> np.ndarray:
         """Logits of the PyTorch reference on the whole set, computed once per model."""
         if id(model) not in self._reference:
-            from ..backends.torch_eager import module_runner
+            from ..backends import module_runner
 
             run = module_runner(model)
             self._reference[id(model)] = np.concatenate([run(x) for x, _ in self.batches()])

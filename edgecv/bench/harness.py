@@ -8,14 +8,17 @@ available here, with the reason). New backends plug in through the registry; not
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from ..backends import BACKENDS, Artifact
+from ..targets import Target, host_target, recorded_target
 from ..utils.errors import first_line
+from ..utils.options import with_fields
 from . import INT8_MIN_AGREEMENT
 from .accuracy import evaluate_runner
 from ..utils.timing import OtherLoad, TimingConfig, latency_stats, measure_runner, split_stats
@@ -25,6 +28,8 @@ from ..utils.timing import OtherLoad, TimingConfig, latency_stats, measure_runne
 LEDGER_FIELDS = ("name", "backend", "precision", "status", "reason", "top1", "top5", "agreement", "max_abs_diff",
                  "latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "latency_ms_mean", "latency_ms_std",
                  "throughput_ips", "batch", "threads", "size_mb", "params", "macs",
+                 # the artifact's build target (edgecv.targets) and the CPU the row ran on (arch + kernel features)
+                 "target", "cpu_features",
                  # GPU runners that time themselves (CUDA events): compute and host<->device copies apart
                  "latency_ms_compute_p50", "h2d_ms_p50", "d2h_ms_p50")
 
@@ -37,23 +42,40 @@ class Thresholds:
     min_int8_agreement: float = INT8_MIN_AGREEMENT
 
 
-def benchmark_artifact(artifact: Artifact | str | Path, data=None, batches: Sequence[int] = (1,),
-                       threads: int | None = None, reference_model=None, timing: TimingConfig | None = TimingConfig(),
-                       thresholds: Thresholds = Thresholds(), name: str | None = None, runner=None,
-                       strict: bool = False, extra: dict | None = None, parity: bool = True) -> list[dict]:
-    """Rows for one artifact. `data` is an EvalSet (accuracy on all of it); `reference_model` the
-    PyTorch source (params, MACs and, unless `parity=False`, parity). `runner` skips loading (e.g. the
-    in-memory reference itself, with parity=False). With `strict`, a load or run failure raises
-    instead of becoming an `export_failed` row. `timing=None`: accuracy and parity only, no latency
-    (an emulated target, whose time is not the real target's)."""
+@dataclass(frozen=True)
+class BenchOptions:
+    """How `benchmark_artifact` measures an artifact (the bench flags and the benchmark stage's keys)."""
+    batches: Sequence[int] = (1,)
+    threads: int | None = None
+    timing: TimingConfig | None = TimingConfig()  # None: accuracy and parity only, no latency (an emulated target)
+    thresholds: Thresholds = Thresholds()
+    name: str | None = None  # the rows' name; default: the source model's, else the file's stem
+    runner: Any = None  # a runner to time instead of loading the file (e.g. the in-memory reference itself)
+    strict: bool = False  # a load or run failure raises instead of becoming an `export_failed` row
+    extra: Mapping[str, Any] | None = None  # keys added to every row (e.g. the run role)
+    parity: bool = True  # compare with the reference model (False: params and MACs only)
+    host: Target | None = None  # the CPU it runs on (default: this machine's): an artifact whose kernels compute
+    # wrong results there (its backend's `run_problem`) is never `ok`
+
+
+def benchmark_artifact(artifact: Artifact | str | Path, data=None, reference_model=None,
+                       options: BenchOptions | None = None, **fields) -> list[dict]:
+    """Rows for one artifact, one per batch size. `data` is an EvalSet (accuracy on all of it);
+    `reference_model` the PyTorch source (params, MACs and, unless `parity=False`, parity). `options`
+    (or its fields as keywords: batches, threads, timing, ...) say how it is measured."""
+    o = with_fields(BenchOptions, options, fields, "benchmark_artifact")
+    batches, threads, runner, timing, host = o.batches, o.threads, o.runner, o.timing, o.host
     if not isinstance(artifact, Artifact):
-        artifact = Artifact.from_path(artifact)
+        artifact = Artifact.from_path(artifact)  # loading it below checks it (a failure is its rows' status)
     meta = artifact.metadata
+    host = host or host_target()
+    built_for = recorded_target(meta.target)
     base = {
         **dict.fromkeys(LEDGER_FIELDS),
-        "name": name or meta.source_model or artifact.path.stem, "backend": artifact.backend,
+        "name": o.name or meta.source_model or artifact.path.stem, "backend": artifact.backend,
         "precision": meta.precision, "source_model": meta.source_model, "path": str(artifact.path),
-        "threads": threads, "size_mb": size_mb(artifact.path), **(extra or {}),
+        "threads": threads, "size_mb": size_mb(artifact.path), "target": built_for.name if built_for else None,
+        "cpu_features": host.compact(), **(o.extra or {}),
     }
     base.update(model_profile(artifact, reference_model))
     rows = lambda status, reason=None, **kw: [  # noqa: E731  one row per batch size
@@ -71,7 +93,7 @@ def benchmark_artifact(artifact: Artifact | str | Path, data=None, batches: Sequ
         if probe.ndim != 2 or probe.shape[0] != (fixed or 1):
             raise ValueError(f"{artifact.path}: expected logits of shape ({fixed or 1}, classes), got {probe.shape}")
     except Exception as e:
-        if strict:
+        if o.strict:
             raise
         return rows("export_failed", first_line(e))
     if data is not None:
@@ -79,12 +101,15 @@ def benchmark_artifact(artifact: Artifact | str | Path, data=None, batches: Sequ
     info = runner.info
     base["device"] = info.get("provider") or info.get("device")
     try:
-        quality = evaluate_runner(runner, data, reference_model if parity else None, fixed, shape)
+        quality = evaluate_runner(runner, data, reference_model if o.parity else None, fixed, shape)
     except Exception as e:
-        if strict:
+        if o.strict:
             raise
         return rows("export_failed", f"running it failed: {first_line(e)}")
-    status, reason = judge(quality, thresholds, _integer(backend, meta.precision), meta.precision)
+    status, reason = judge(quality, o.thresholds, _integer(backend, meta.precision), meta.precision)
+    problem = backend.run_problem(artifact, host)
+    if problem:  # measured accuracy or not, this CPU's kernels are known to compute something else
+        status, reason = "inaccurate", "; ".join(filter(None, [problem, reason]))
 
     out = []
     for b in batches:
@@ -94,7 +119,7 @@ def benchmark_artifact(artifact: Artifact | str | Path, data=None, batches: Sequ
         elif timing is not None:
             x = _inputs(data, int(b), shape)
             load = OtherLoad()  # what other processes used of the machine during this row's timed runs
-            timed = measure_runner(runner, x, timing, load)
+            timed = measure_runner(runner, x, o.timing, load)
             row.update(latency_stats(timed.wall_s, int(b), load), **split_stats(timed))
         out.append(row)
     return out
@@ -134,16 +159,25 @@ def size_mb(path: Path) -> float:
     return round(total / 1e6, 3)
 
 
+# MACs per (model, input shape, parameter count): a run benchmarks each model on several backends, and tracing
+# the flop counter costs about a second on a CPU; a model pruned in place has another parameter count.
+_MACS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 def model_profile(artifact: Artifact, reference_model=None) -> dict:
     """Params and MACs of the source model; for a file with no source, what its backend reads off it."""
     from ..utils.profile import count_macs, count_params
 
     if reference_model is not None:
+        params = count_params(reference_model)
         try:
             shape = (1, *input_chw(artifact.metadata.input_shape, artifact.path))
-            return {"params": count_params(reference_model), "macs": count_macs(reference_model, shape)}
+            known = _MACS.setdefault(reference_model, {})
+            if (shape, params) not in known:
+                known[(shape, params)] = count_macs(reference_model, shape)
+            return {"params": params, "macs": known[(shape, params)]}
         except Exception:  # a model the flop counter cannot trace still gets its params
-            return {"params": count_params(reference_model), "macs": None}
+            return {"params": params, "macs": None}
     extra = artifact.metadata.extra
     if extra.get("params") is None and artifact.path.is_file():
         try:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..backends import REFERENCE_BACKEND
+from ..utils import tables
 from ..utils.io import write_json, write_text
 
 # (row key, column title, format); a column is shown only if some row has a value for it
@@ -33,6 +34,19 @@ COLUMNS: list[tuple[str, str, str]] = [
 SUMMARY_KEYS = ("name", "role", "backend", "precision", "emulated", "batch", "status", "top1", "agreement", "same_as_host",
                 "latency_ms_p50",
                 "speedup_vs_teacher", "speedup_vs_teacher_torch", "size_mb", "params", "macs", "busy_other_pct", "reason")
+# The run's printed table: what fits 100 terminal columns; each row's note goes under it (row_notes).
+NARROW_COLUMNS: list[tuple[str, str, str]] = [
+    ("model", "model", "{}"), ("backend", "backend", "{}"), ("precision", "prec", "{}"), ("batch", "batch", "{}"),
+    ("status", "status", "{}"), ("top1", "top-1\n%", "{:.2f}"), ("agreement", "agree\n%", "{:.2f}"),
+    ("latency_ms_p50", "p50\nms", "{:.3f}"), ("speedup_vs_teacher", "x\nteacher", "{:.2f}"), ("size_mb", "size\nMB", "{:.2f}"),
+    ("macs", "MACs\nM", "{:.1f}"),
+]
+# The same for emulated rows (accuracy only): the CPU class each ran as, and how many images match the host's run.
+EMULATED_COLUMNS: list[tuple[str, str, str]] = [
+    ("model", "model", "{}"), ("backend", "backend", "{}"), ("precision", "prec", "{}"), ("emulated", "emulated", "{}"),
+    ("status", "status", "{}"), ("top1", "top-1\n%", "{:.2f}"), ("agreement", "agree\n%", "{:.2f}"),
+    ("same_as_host", "same as\nhost %", "{:.2f}"),
+]
 BUSY_PCT = 25.0  # other processes using more than this share of the cores during a row's timing: flagged
 _MILLIONS = {"params", "macs"}
 
@@ -76,16 +90,33 @@ def markdown_table(rows: Sequence[dict], columns: Sequence[tuple[str, str, str]]
     cols = list(columns or table_columns(rows))
     if not rows or not cols:
         return "_no results_\n"
-    esc = lambda s: s.replace("|", "\\|").replace("\n", " ")  # noqa: E731
-    lines = ["| " + " | ".join(t for _, t, _ in cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    lines += ["| " + " | ".join(esc(cell(r, k, f)) for k, _, f in cols) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
+    return tables.markdown_table([t for _, t, _ in cols], ([cell(r, k, f) for k, _, f in cols] for r in rows))
 
 
 def summary_columns(rows: Sequence[dict]) -> list[tuple[str, str, str]]:
     """The summary's columns; `batch` only when rows differ in it (the title then says which)."""
     one_batch = len({r.get("batch") for r in rows}) == 1
     return [c for c in table_columns(rows) if c[0] in SUMMARY_KEYS and not (c[0] == "batch" and one_batch)]
+
+
+def narrow_rows(rows: Sequence[dict]) -> list[dict]:
+    """Rows for the narrow table: `model` is the row's role in a run (teacher, student, pruned), else its name."""
+    return [{**r, "model": r.get("role") or r.get("name")} for r in rows]
+
+
+def narrow_columns(rows: Sequence[dict], columns: Sequence[tuple[str, str, str]] = NARROW_COLUMNS) -> list[tuple[str, str, str]]:
+    """The narrow table's columns that some row fills; `batch` only when rows differ in it."""
+    one_batch = len({r.get("batch") for r in rows}) == 1
+    return [c for c in columns if any(r.get(c[0]) not in (None, "") for r in rows)
+            and not (c[0] == "batch" and one_batch)]
+
+
+def row_notes(rows: Sequence[dict]) -> list[str]:
+    """'<model> <backend> <precision>: <reason>' for every row with a reason (what the narrow table leaves out)."""
+    return [f"{r.get('role') or r.get('name')} {r.get('backend')} {r.get('precision')}"
+            + (f" on {r['emulated']} (emulated)" if r.get("emulated") else "")
+            + (f" batch {r.get('batch')}" if len({x.get('batch') for x in rows}) > 1 else "") + f": {r['reason']}"
+            for r in rows if r.get("reason")]
 
 
 def rich_table(rows: Sequence[dict], title: str | None = None, columns: Sequence[tuple[str, str, str]] | None = None):
@@ -96,8 +127,8 @@ def rich_table(rows: Sequence[dict], title: str | None = None, columns: Sequence
     cols = list(columns or table_columns(rows))
     t = Table(title=title, show_lines=False)
     for key, title_, _ in cols:
-        t.add_column(title_, justify="left" if key in ("name", "role", "backend", "precision", "status", "reason") else "right",
-                     overflow="fold", no_wrap=key in ("name", "role", "backend"))
+        t.add_column(title_, justify="left" if key in ("name", "model", "role", "backend", "precision", "status", "reason") else "right",
+                     overflow="fold", no_wrap=key in ("name", "model", "role", "backend"))
     colour = {"ok": "green", "inaccurate": "yellow", "export_failed": "red", "skipped": "dim"}
     for r in rows:
         values = [Text(cell(r, k, f)) for k, _, f in cols]  # plain text: "pip install 'edgecv[onnx]'" keeps [onnx]
@@ -218,10 +249,16 @@ def report_markdown(rows: Sequence[dict], environment: dict | None, title: str, 
         gpu = environment.get("gpu")
         parts.append(
             f"\n**Environment**: {environment.get('cpu')} ({environment.get('cores_usable')} usable cores, "
-            f"load {environment.get('load_avg_1m')}), threads {environment.get('threads') or 'default'}, "
+            f"{_features(environment)}, load {environment.get('load_avg_1m')}), threads {environment.get('threads') or 'default'}, "
             f"GPU {gpu['name'] + ' driver ' + gpu['driver'] if gpu else 'none'}; {environment.get('os')}, "
             f"Python {environment.get('python')}; {libs}.\n")
     return "\n".join(parts)
+
+
+def _features(environment: dict) -> str:
+    """'x86_64 features avx2 avx512f ...': the CPU features that decide quantized kernels."""
+    feats = environment.get("cpu_features")
+    return f"{environment.get('cpu_arch') or '?'} features {' '.join(feats) if feats else 'none of note'}"
 
 
 def write_ledger(folder: str | Path, rows: Sequence[dict], environment: dict | None = None,

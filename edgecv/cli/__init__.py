@@ -27,12 +27,14 @@ class Interrupted(KeyboardInterrupt):
 def build_parser() -> argparse.ArgumentParser:
     from importlib import import_module
 
+    from ..utils.versions import edgecv_version
+
     parser = argparse.ArgumentParser(
         prog="edgecv",
         description="Compress image classifiers for the edge: distil, prune, quantize, export and "
         "benchmark, driven by YAML recipes or one command at a time.",
     )
-    parser.add_argument("--version", action="version", version=f"edgecv {_version()}")
+    parser.add_argument("--version", action="version", version=f"edgecv {edgecv_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         import_module(f"{__name__}.{name}").register(sub)
@@ -40,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .. import app  # noqa: F401  (every command sees what the layers add: ONNX int8/fp16, pruned files)
+    from ..plugins import load_plugins
+
+    load_plugins()  # every command sees what the layers add: ONNX int8/fp16, pruned model files
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -86,15 +90,6 @@ def _print_error(message: str) -> None:
 
     # the message is plain text: escaped, so "pip install 'edgecv[onnx]'" keeps its [onnx]
     get_console().print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("edgecv")
-    except PackageNotFoundError:
-        return "dev"
 
 
 if __name__ == "__main__":

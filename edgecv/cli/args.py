@@ -17,6 +17,20 @@ def positive_int(text: str) -> int:
     return value
 
 
+def target_name(text: str) -> str:
+    """An argparse `type` for --target: 'host' or a named target (edgecv.targets), with a did-you-mean."""
+    from edgecv.targets import check_target_name
+
+    try:
+        return check_target_name(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+TARGET_HELP = ("the CPU the artifact is for (default: host, this machine): x86-vnni, x86-avx2 (x86 without VNNI: "
+               "ONNX Runtime INT8 gets 7-bit weights), arm64-a53, arm64-a76, arm64-i8mm, jetson; recorded in its metadata")
+
+
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     """True when `a` and `b` name the same file: equal resolved paths (symlinks followed), or the
     same inode (hard links)."""

@@ -86,11 +86,9 @@ def register(sub) -> None:
 
 
 def _bench(args) -> int:
-    from edgecv.app import Predictor, reference_model
-    from edgecv.bench import Thresholds, TimingConfig, benchmark_artifact, fingerprint, read_class_map
+    from edgecv.app import BenchmarkOptions, benchmark
+    from edgecv.bench import Thresholds, TimingConfig
     from edgecv.cli import UserError
-    from edgecv.utils.errors import first_line
-
     from edgecv.utils.paths import check_output_file, check_output_folder
 
     batches = _ints(args.batch, "--batch")
@@ -105,38 +103,16 @@ def _bench(args) -> int:
     emulate = _emulate_targets(args)
     if args.remote:
         return _report(args, *_bench_remote(args, batches))
-    art = _configure(args, open_artifact(args))
-    try:
-        predictor = Predictor(art, threads=args.threads, crop_pct=args.crop_pct)
-        _check_batch_memory(batches, art)  # with the runtime loaded: its libraries count against ulimit -v
-        data = predictor.evalset(args.data, read_class_map(args.class_map) if args.class_map else None) if args.data else None
-        reference = reference_model(art, args.reference)
-        timing = TimingConfig(args.warmup, args.min_runs, args.min_time)
-        rows = benchmark_artifact(art, data=data, batches=batches, threads=args.threads, reference_model=reference,
-                                  timing=timing, thresholds=Thresholds(args.min_agreement, args.max_top1_drop,
-                                                                       args.min_int8_agreement),
-                                  name=Path(args.artifact).stem, runner=predictor.runner, strict=True)
-        if emulate:
-            from edgecv.app.emulate import emulated_rows
-
-            rows += emulated_rows(art, emulate, data=data, reference=reference, host_runner=predictor.runner,
-                                  thresholds=Thresholds(args.min_agreement, args.max_top1_drop, args.min_int8_agreement),
-                                  threads=args.threads, images=args.emulate_images, name=Path(args.artifact).stem)
-    except (UserError, ValueError, KeyError, FileNotFoundError, ImportError, *_emulation_errors(emulate)):
-        raise
-    except Exception as e:  # a runtime's own exception types (e.g. onnxruntime's): no traceback for the user
-        from edgecv.utils.errors import is_out_of_memory
-
-        if is_out_of_memory(e):
-            raise UserError(f"out of memory running {args.artifact} at --batch {max(batches)}; use a smaller --batch "
-                            f"({first_line(e, 120)})") from None
-        raise UserError(f"running {args.artifact} failed: {first_line(e)}") from None
-    if args.tegrastats:  # on a Jetson itself
-        from edgecv.app.power import add_power, measure_batches
-
-        rows = add_power(rows, measure_batches(predictor, data, batches, args.tegrastats_cmd, args.power_time,
-                                               warmup=args.warmup))
-    return _report(args, rows, fingerprint(args.threads))
+    res = benchmark(args.artifact, BenchmarkOptions(
+        batches=batches, threads=args.threads, data=args.data, class_map=args.class_map, reference=args.reference,
+        crop_pct=args.crop_pct, timing=TimingConfig(args.warmup, args.min_runs, args.min_time),
+        thresholds=Thresholds(args.min_agreement, args.max_top1_drop, args.min_int8_agreement),
+        backend=args.backend, layout=args.layout, mean=_floats(args.mean, "--mean") if args.mean else None,
+        std=_floats(args.std, "--std") if args.std else None, size=args.size,
+        precision=args.precision, runtime=_runtime_options(args),
+        tegrastats=args.tegrastats_cmd if args.tegrastats else None, power_time=args.power_time,
+        emulate=emulate, emulate_images=args.emulate_images))
+    return _report(args, res.rows, res.environment)
 
 
 def _emulate_targets(args) -> list[str]:
@@ -158,18 +134,9 @@ def _emulate_targets(args) -> list[str]:
     return names
 
 
-def _emulation_errors(emulate: list[str]) -> tuple[type, ...]:
-    """The set-up and emulated-run failures, whose one-line messages reach the user as they are."""
-    if not emulate:
-        return ()
-    from edgecv.bench.emulate import EmulationError, EmulationSetupError
-
-    return EmulationError, EmulationSetupError
-
-
 def _bench_remote(args, batches: list[int]) -> tuple[list[dict], dict]:
     """`--remote`: the same bench on the target; the bench flags pass through, the files are copied."""
-    from edgecv.app.remote import SSHTarget, bench_remote
+    from edgecv.app.remote import RemoteBench, SSHTarget, bench_remote
 
     import sys
 
@@ -193,9 +160,10 @@ def _bench_remote(args, batches: list[int]) -> tuple[list[dict], dict]:
 
         raise UserError("--tegrastats with --remote measures the file as built; it does not take "
                         + ", ".join(w for w in _runtime_flags(args) if w.startswith("--")))
-    return bench_remote(target, args.artifact, flags, data=args.data, class_map=args.class_map, reference=args.reference,
-                        backend=args.backend, tegrastats=args.tegrastats_cmd if args.tegrastats else None,
-                        power_args=["--power-time", str(args.power_time)], log=lambda m: print(m, file=sys.stderr))
+    bench = RemoteBench(flags, data=args.data, class_map=args.class_map, reference=args.reference, backend=args.backend,
+                        tegrastats=args.tegrastats_cmd if args.tegrastats else None,
+                        power_args=["--power-time", str(args.power_time)])
+    return bench_remote(target, args.artifact, bench, log=lambda m: print(m, file=sys.stderr))
 
 
 def _report(args, rows: list[dict], env: dict) -> int:
@@ -244,43 +212,6 @@ def _runtime_flags(args) -> list[str]:
     for opt, value in _runtime_options(args).items():
         words += [RUNTIME_FLAGS[opt]] if value is True else [RUNTIME_FLAGS[opt], str(value)]
     return words
-
-
-def _configure(args, art):
-    """--device/--precision/...: the torch model file with other run-time settings (checked as a build checks them)."""
-    options = _runtime_options(args)
-    if args.precision is None and not options:
-        return art
-    from edgecv.backends import REFERENCE_BACKEND
-    from edgecv.cli import UserError
-
-    if art.backend != REFERENCE_BACKEND:
-        given = ", ".join(w for w in _runtime_flags(args) if w.startswith("--"))
-        raise UserError(f"{given}: these run a PyTorch model file (.pt) another way; {args.artifact} is a {art.backend} "
-                        "artifact, whose precision and device were fixed when it was built (edgecv export --precision ...)")
-    from edgecv.backends.torch_eager import TORCH
-
-    return TORCH.configure(art, args.precision, options)
-
-
-def open_artifact(args):
-    """The artifact with its metadata: the sidecar if edgecv made it, else read from the file and flags."""
-    from edgecv.app import open_artifact as open_file
-
-    return open_file(args.artifact, args.backend, args.layout, _floats(args.mean, "--mean") if args.mean else None,
-                     _floats(args.std, "--std") if args.std else None, args.size)
-
-
-def _check_batch_memory(batches: list[int], art) -> None:
-    """Refuse a --batch that cannot fit in memory before anything is allocated (the OOM killer would
-    end the process with a bare 'Killed'): the model's bytes per image (edgecv.bench.memory) against
-    what this process may still allocate (edgecv.utils.memory: the machine, a cgroup cap, ulimit -v)."""
-    from edgecv.bench.memory import per_image_bytes
-    from edgecv.utils.memory import check_batch_memory
-
-    per_image, how = per_image_bytes(art)
-    if per_image:
-        check_batch_memory(batches, list(art.metadata.input_shape)[1:4], "--batch", per_image=per_image, how=how)
 
 
 def _floats(text: str, flag: str) -> list[float]:

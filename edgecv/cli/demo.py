@@ -12,7 +12,7 @@ def register(sub) -> None:
         help="classify a camera, video file, image folder or stream live, with an overlay",
         description="Classify every frame of --source with ARTIFACT (any file `edgecv bench` takes; its "
         "metadata's preprocessing, so the answers are bench's) and draw the top-k labels, a smoothed FPS and "
-        "the inference ms on it. A window shows it (q quits, s saves a snapshot PNG in the current folder), "
+        "the inference ms on it. A window shows it (q quits, s saves a snapshot PNG in ~/.edgecv/snapshots, or $EDGECV_SNAPSHOTS), "
         "or --headless prints one line a second. Live sources (cameras, streams) drop stale frames so the "
         "picture never lags; video files and folders are processed frame by frame. A stream that drops is "
         "reconnected with backoff, a few times, before the demo ends (exit code 1). A summary ends every run.",
@@ -35,7 +35,7 @@ def register(sub) -> None:
 def _demo(args) -> int:
     from edgecv.app import Predictor
     from edgecv.cli import UserError
-    from edgecv.demo import parse_source, run_demo
+    from edgecv.demo import DemoOptions, parse_source, run_demo
     from edgecv.demo.opencv import import_cv2
     from edgecv.utils.errors import first_line
 
@@ -43,8 +43,9 @@ def _demo(args) -> int:
     spec = parse_source(args.source)  # a missing file fails fast, before the model loads
     try:
         predictor = Predictor(args.artifact, threads=args.threads, class_names=args.class_names)
-        stats = run_demo(predictor, spec, topk=args.topk, window=not args.headless, save=args.save,
-                         max_frames=args.max_frames, log=print if args.headless else None, overwrite=args.force)
+        stats = run_demo(predictor, spec, DemoOptions(topk=args.topk, window=not args.headless, save=args.save,
+                                                      max_frames=args.max_frames, log=print if args.headless else None,
+                                                      overwrite=args.force))
     except (UserError, ValueError, KeyError, FileNotFoundError, RuntimeError, ImportError):
         raise  # `main` prints these as one line
     except OSError as e:  # e.g. an artifact path that is a folder, a full disk

@@ -1,12 +1,12 @@
 """`edgecv export`: turn a model (by name, checkpoint, or a run's student) into a deployable artifact."""
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 
 def register(sub) -> None:
+    from .args import TARGET_HELP, target_name
+
     p = sub.add_parser(
         "export",
         help="export a model to ONNX (or any backend) without a recipe",
@@ -26,6 +26,7 @@ def register(sub) -> None:
     p.add_argument("--calib-data", metavar="DIR", help="images for calibration (ImageFolder or a flat folder)")
     p.add_argument("--layout", choices=["NHWC", "NCHW"], help="input layout of the file, for backends that offer a "
                    "choice (tflite: NHWC by default, what mobile apps feed)")
+    p.add_argument("--target", type=target_name, default="host", metavar="NAME", help=TARGET_HELP)
     p.add_argument("--class-names", metavar="FILE", help="what the outputs are called, stored in the artifact: one "
                    "name per line, or a JSON list (default: the checkpoint's or run's names, if any)")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the artifact")
@@ -33,102 +34,47 @@ def register(sub) -> None:
 
 
 def _export(args) -> int:
-    from edgecv.utils.paths import check_output_file
-
-    check_output_file(args.output, "-o")
     _refuse_output_over_input(args)
-    import numpy as np
-    import torch
-
-    from edgecv.app import Predictor
-    from edgecv.backends import BACKENDS, Artifact, resolve_backend
-    from edgecv.backends.build import build_artifact
-    from edgecv.cli import UserError
-    from edgecv.utils.console import get_console
-
-    con = get_console()
-    backend = resolve_backend(args.to)
-    b = BACKENDS.get(backend)
-    out = Path(args.output).expanduser().resolve()
-    if out.suffix.lower() != b.suffix:
-        raise UserError(f"-o {args.output}: the {backend} backend writes '{b.suffix}' files; name the output *{b.suffix}")
-    ok, why = b.available()
-    if not ok:
-        raise UserError(f"backend '{backend}' is not available here: {why}")
-
-    loaded = load_source(args)
-    model, source, pre = loaded.model, loaded.path, loaded.preprocess
-    size = args.input_size or loaded.image_size
-    sample = torch.zeros(1, 3, size, size)
-    if args.class_names:
-        pre["class_names"] = _class_names(args.class_names, model, sample)
-    calibration = None
-    if args.calib_data:
-        from edgecv.data import CalibrationSource
-
-        calibration = CalibrationSource.from_folder(args.calib_data, size, pre["mean"], pre["std"])
-        calibration.check_shape(["batch", 3, size, size])
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        res = build_artifact(backend, model, sample, tmp, args.precision, calibration,
-                             {"mean": pre["mean"], "std": pre["std"], "class_names": pre.get("class_names")},
-                             options={"layout": args.layout})
-        if res.status != "ok":
-            raise UserError(f"{res.status}: {res.error}")
-        art = res.artifact
-        art.path.replace(out)  # same folder, so an atomic rename
-        art = Artifact(out, art.backend, art.metadata)
-        if source:
-            art.metadata.extra["source_checkpoint"] = str(source)
-        art.save_metadata()
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-    # Check the artifact against its PyTorch source, through the Predictor every command uses, before
-    # telling the user it is done.
-    from edgecv.backends.torch_eager import module_runner
-    from edgecv.eval.logits import parity
-
-    x = np.random.default_rng(0).standard_normal((4, 3, size, size)).astype(np.float32)
-    p = parity(Predictor(art).logits(x), module_runner(model)(x))
     from rich.markup import escape
 
+    from edgecv.app import export
+    from edgecv.utils.console import get_console
+
+    res = export(load_source(args), args.output, to=args.to, precision=args.precision, calib_data=args.calib_data,
+                 layout=args.layout, input_size=args.input_size, target=args.target,
+                 class_names=args.class_names)
+    art, out, p = res.artifact, res.path, res.parity
+    con = get_console()
     con.print(f"[green]exported[/] {escape(str(art.metadata.source_model))} -> {escape(str(out))} ({out.stat().st_size / 1e6:.2f} MB, "
-              f"{backend} {art.precision}, input {art.metadata.input_shape})")
+              f"{art.backend} {art.precision}, input {art.metadata.input_shape}, target {escape(_target(art))})")
+    weights = (art.metadata.extra.get("quantization") or {}).get("weights")
+    if weights:
+        con.print(f"  INT8 weights: {escape(weights)}", markup=True, highlight=False)
     con.print(f"  parity with PyTorch on random inputs: top-1 agreement {p['agreement']:.1f}%, max |diff| {p['max_abs_diff']:.2e}")
     if art.metadata.extra.get("trtexec"):  # backends that build through TensorRT record the equivalent trtexec line
         con.print(f"  equivalent trtexec command: {escape(art.metadata.extra['trtexec'])}")
     return 0
 
 
-def _class_names(path: str, model, sample) -> list[str]:
-    """--class-names FILE, refused unless it names every output of the model."""
-    import torch
+def _target(art) -> str:
+    from edgecv.targets import recorded_target
 
-    from edgecv.bench.classmap import read_class_names
-    from edgecv.cli import UserError
-
-    names = read_class_names(path)
-    with torch.no_grad():
-        outputs = model(sample).shape[1]
-    if len(names) != outputs:
-        raise UserError(f"--class-names {path} has {len(names)} names but the model has {outputs} outputs")
-    return names
+    built = recorded_target(art.metadata.target)
+    return built.describe() if built else "unrecorded"
 
 
 def load_source(args):
-    """The model to export (with its source file and preprocessing) from RUN_DIR, --checkpoint or --model."""
-    from edgecv.app import load_model
+    """Where the model to export comes from: RUN_DIR, --checkpoint or --model (loaded by `export` after its
+    checks of the backend and the output)."""
+    from edgecv.app import ModelSource
     from edgecv.cli import UserError
 
     if args.run_dir and (args.model or args.checkpoint):
         raise UserError("give either RUN_DIR or --model/--checkpoint, not both")
     if not (args.run_dir or args.model or args.checkpoint):
         raise UserError("nothing to export: give RUN_DIR, --model NAME or --checkpoint FILE")
-    return load_model(args.run_dir or args.model, checkpoint=args.checkpoint, role=args.role,
-                      num_classes=args.num_classes, small_input=args.small_input)
+    return ModelSource(args.run_dir or args.model, checkpoint=args.checkpoint, role=args.role,
+                       num_classes=args.num_classes, small_input=args.small_input)
 
 
 def _refuse_output_over_input(args) -> None:

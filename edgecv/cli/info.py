@@ -35,7 +35,8 @@ def package_installed(dist: str) -> bool:
     except PackageNotFoundError:
         pass
     try:
-        return importlib.util.find_spec(dist.replace("-", "_").lower()) is not None
+        spec = importlib.util.find_spec(dist.replace("-", "_").lower())
+        return spec is not None and spec.origin is not None  # a folder of type stubs alone imports as a namespace
     except (ImportError, ValueError):
         return False
 
@@ -44,6 +45,7 @@ def backend_status() -> list[dict]:
     """Every backend edgecv knows: the registered ones, and those of a backend extra whose edgecv module
     is not part of this version (TensorRT), each with why it is unusable and the extra to install."""
     from edgecv.backends import BACKENDS, UNSHIPPED_BACKENDS
+    from edgecv.utils.versions import edgecv_version
 
     out = []
     for name in BACKENDS.names():
@@ -68,14 +70,26 @@ def backend_status() -> list[dict]:
                  else f"its packages ({', '.join(packages)}) are installed")
         out.append({"backend": name, "available": False, "suffix": "", "precisions": [], "extra": extra,
                     "install": install, "in_this_version": False, "packages": packages,
-                    "note": f"edgecv's {name} backend is not part of this version (edgecv {_version()}); {state}"})
+                    "note": f"edgecv's {name} backend is not part of this version (edgecv {edgecv_version()}); {state}"})
     return out
 
 
-def _version() -> str:
-    from edgecv.cli import _version as version
+def cpu_lines() -> list[str]:
+    """This CPU's kernel-deciding features (present and absent), what they mean for INT8, and the build targets."""
+    from edgecv.targets import KERNEL_FEATURES, TARGET_NAMES, host_target
 
-    return version()
+    host = host_target()
+    known = KERNEL_FEATURES.get(host.arch, {})
+    absent = [f for f in known if f not in host.features]
+    lines = [f"CPU features ({host.arch}, the ones that decide quantized kernels): {' '.join(host.features) or 'none'}"
+             + (f"; absent: {' '.join(absent)}" if absent else "")]
+    if host.int8_saturates:
+        lines.append("INT8: no VNNI, so ONNX Runtime's u8 x s8 kernels saturate int16 with 8-bit weights; "
+                     "builds for this host get 7-bit weights (--target x86-vnni builds 8-bit for VNNI machines)")
+    elif host.vnni:
+        lines.append("INT8: VNNI, so 8-bit weights run exactly here; build with --target x86-avx2 for x86 without VNNI")
+    lines.append(f"build targets (export/quantize --target): {', '.join(TARGET_NAMES)}")
+    return lines
 
 
 def _info(args) -> int:
@@ -97,6 +111,8 @@ def _info(args) -> int:
     gpu = env.get("gpu")
     con.print(f"[bold]edgecv[/] {env['libraries'].get('edgecv', 'dev')}  Python {env['python']}  {env['os']}")
     con.print(f"CPU: {env['cpu']} ({env['cores_usable']} usable of {env['cpu_count']} cores, load {env['load_avg_1m']})")
+    for line in cpu_lines():
+        con.print(line, markup=False, highlight=False)
     con.print(f"GPU: {gpu['name']} ({gpu['memory']}, driver {gpu['driver']})" if gpu else "GPU: none")
     if env.get("onnxruntime_providers"):
         con.print(f"onnxruntime providers: {', '.join(env['onnxruntime_providers'])}")

@@ -1,11 +1,12 @@
 """`edgecv prune`: structured pruning of one model without a recipe; writes an edgecv model file."""
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 
 def register(sub) -> None:
+    from edgecv.prune.importance import IMPORTANCES
+
     from .args import positive_int
 
     p = sub.add_parser(
@@ -25,7 +26,7 @@ def register(sub) -> None:
                         help="stop at p50 <= R x the unpruned model's p50 on --backend (both measured here)")
     p.add_argument("--backend", default="onnxruntime", help="where latency is measured (default onnxruntime)")
     p.add_argument("--threads", type=positive_int, default=2, help="backend threads for latency (default 2)")
-    p.add_argument("--importance", default="l2", choices=["l1", "l2", "bn", "taylor"], help="channel importance (default l2)")
+    p.add_argument("--importance", default="l2", choices=IMPORTANCES.names(), help="channel importance (default l2)")
     p.add_argument("--allocation", default="uniform", choices=["uniform", "global"], help="per-group share (default uniform)")
     p.add_argument("--round-to", type=int, metavar="N", help="keep channel counts multiples of N (e.g. 8)")
     p.add_argument("--max-layer-ratio", type=float, default=0.9, help="most any group may lose (default 0.9)")
@@ -63,22 +64,25 @@ def _prune(args) -> int:
     refuse_output_over_input(args.output, checkpoint=args.checkpoint, teacher_checkpoint=args.teacher_checkpoint,
                              model=args.model, teacher=args.teacher)  # --model/--teacher may name a file
     _check_extras(args)  # before any model or data is loaded: a missing extra must not cost a pruning run
+    from rich.markup import escape
+
+    from edgecv.app import ModelSource, PruneOptions, prune
     from edgecv.cli import UserError
-    from edgecv.distill import renormalize_for
-    from edgecv.models import data_config, model_name, save_model
-    from edgecv.prune.iterative import prune_model, steps_markdown
+    from edgecv.models import model_name
+    from edgecv.prune.importance import importance
+    from edgecv.prune.iterative import steps_markdown
     from edgecv.prune.spec import PruneSpec, SensitivitySpec
     from edgecv.utils.console import get_console
 
-    con = get_console()
     out = Path(args.output).expanduser()
     if out.suffix != ".pt":
         raise UserError(f"-o {args.output}: the pruned model is an edgecv model file; name it *.pt")
-    from_file = _model_file(args)  # an edgecv model file is loaded once: its preprocessing shapes the data
-    data = _data(args, from_file)
-    model = from_file.model if from_file else _load(args.model, args.checkpoint, args, data, "--model/--checkpoint")
-    if data is not None and _outputs(model) not in (None, data.num_classes):
-        raise UserError(f"the model has {_outputs(model)} outputs but {args.finetune_data} has {data.num_classes} classes")
+    if not args.finetune_data:
+        for flag in ("teacher", "teacher_checkpoint"):
+            if getattr(args, flag):
+                raise UserError(f"--{flag.replace('_', '-')} is for KD fine-tuning: give --finetune-data DIR too")
+    if not (args.model or args.checkpoint):
+        raise UserError("--model/--checkpoint: give a model name or an edgecv model file")
     spec = _spec(
         PruneSpec, SensitivitySpec,
         macs_ratio=args.macs_ratio, params_ratio=args.params_ratio, latency_ms=args.latency_ms, latency_ratio=args.latency_ratio, backend=args.backend,
@@ -88,30 +92,18 @@ def _prune(args) -> int:
                   "mixup": args.mixup, "cutmix": args.cutmix},
         sensitivity=True if args.sensitivity else None,
     )
-    if spec.importance == "taylor" and data is None:
-        raise UserError("--importance taylor needs gradients from labelled images: give --finetune-data DIR")
-    train_loader = val_loader = teacher = teacher_input = None
-    size = args.image_size or (data.image_size if data else int(data_config(model)["input_size"][-1]))
-    if data is not None:
-        from edgecv.data.loaders import make_loader
-
-        train_loader = make_loader(data.train, args.batch_size, True, args.seed)
-        val_loader = make_loader(data.val, 256, False, args.seed)
-        if not args.no_kd:
-            teacher = (_load(args.teacher, args.teacher_checkpoint, args, data, "--teacher")
-                       if args.teacher or args.teacher_checkpoint else copy.deepcopy(model))
-            teacher_input = renormalize_for(teacher, data.mean, data.std)
-    result = prune_model(model, spec, train_loader=train_loader, val_loader=val_loader, teacher=teacher,
-                         teacher_input=teacher_input, input_shape=(1, 3, size, size), out_dir=args.log_dir,
-                         device=args.device, seed=args.seed)
-    extra = {"prune_steps": result.steps, "image_size": size}  # the pruning history goes in as a checkpoint extension
-    if data is not None:
-        extra["class_names"] = data.class_names
-    save_model(model, out, extra)
+    if importance(spec.importance).needs_gradients and not args.finetune_data:
+        raise UserError(f"--importance {spec.importance} needs gradients from labelled images: give --finetune-data DIR")
+    model = ModelSource(args.model, checkpoint=args.checkpoint, num_classes=args.num_classes, small_input=args.small_input)
+    teacher = None if args.no_kd else (
+        ModelSource(args.teacher, checkpoint=args.teacher_checkpoint, num_classes=args.num_classes,
+                    small_input=args.small_input) if args.teacher or args.teacher_checkpoint else "self")
+    result = prune(model, out, PruneOptions(
+        spec=spec, finetune_data=args.finetune_data, batch_size=args.batch_size, max_train=args.max_train,
+        max_val=args.max_val, image_size=args.image_size, teacher=teacher, log_dir=args.log_dir, device=args.device,
+        seed=args.seed))
     print(steps_markdown(result.steps))
-    from rich.markup import escape
-
-    con.print(f"[green]pruned[/] {escape(model_name(model))} -> {escape(str(out))}")
+    get_console().print(f"[green]pruned[/] {escape(model_name(result.model))} -> {escape(str(out))}")
     return 0
 
 
@@ -149,67 +141,3 @@ def _spec(spec_cls, sens_cls, **kw):
         msgs = [f"--{'.'.join(map(str, x['loc'])).replace('_', '-') or 'options'}: {x['msg'].removeprefix('Value error, ')}"
                 for x in e.errors()]
         raise UserError("; ".join(msgs)) from None
-
-
-def _data(args, from_file=None):
-    if not args.finetune_data:
-        for flag in ("teacher", "teacher_checkpoint"):
-            if getattr(args, flag):
-                from edgecv.cli import UserError
-
-                raise UserError(f"--{flag.replace('_', '-')} is for KD fine-tuning: give --finetune-data DIR too")
-        return None
-    from edgecv.data import DataSpec, build_data
-
-    root = Path(args.finetune_data)
-    if not (root / "train").is_dir() or not (root / "val").is_dir():
-        raise FileNotFoundError(f"--finetune-data {root}: expected {root}/train/<class>/* and {root}/val/<class>/*")
-    spec = DataSpec(source="imagefolder", root=str(root), batch_size=args.batch_size, max_train=args.max_train,
-                    max_val=args.max_val, image_size=args.image_size)
-    return build_data(spec, _input_config(args, from_file), args.seed)
-
-
-def _model_file(args):
-    """The LoadedModel when --model or --checkpoint is an edgecv model file (it says what it is), else None."""
-    from edgecv.app import load_model
-    from edgecv.cli import UserError
-    from edgecv.models.factory import CHECKPOINT_FORMAT, read_checkpoint
-
-    is_file = bool(args.model) and Path(args.model).is_file()
-    if not (is_file or (args.checkpoint and read_checkpoint(args.checkpoint).get("format") == CHECKPOINT_FORMAT)):
-        return None
-    try:
-        return load_model(args.model, checkpoint=None if is_file else args.checkpoint)
-    except ValueError as e:
-        raise UserError(f"--model/--checkpoint: {e}") from None
-
-
-def _input_config(args, from_file) -> dict | None:
-    """The model's preprocessing decides size and normalisation: what an edgecv model file was trained
-    with, else the named architecture's data config."""
-    from edgecv.models import create_model, data_config
-
-    if from_file is not None:
-        pre = from_file.preprocess
-        return {"input_size": (3, pre["image_size"], pre["image_size"]), "mean": pre["mean"], "std": pre["std"]}
-    if args.model:  # the class count does not change the input config
-        return data_config(create_model(args.model, num_classes=2, small_input=args.small_input))
-    return None
-
-
-def _load(name, checkpoint, args, data, what):
-    """An edgecv model file (its spec says what it is), or a registered model with optional state dict."""
-    from edgecv.app import load_model
-    from edgecv.cli import UserError
-
-    if not name and not checkpoint:
-        raise UserError(f"{what}: give a model name or an edgecv model file")
-    try:
-        classes = args.num_classes or (data.num_classes if data is not None else None)
-        return load_model(name, checkpoint=checkpoint, num_classes=classes, small_input=args.small_input).model
-    except ValueError as e:
-        raise UserError(f"{what}: {e}") from None
-
-
-def _outputs(model):
-    return (getattr(model, "edgecv_spec", None) or {}).get("num_classes")

@@ -1,6 +1,7 @@
 """`edgecv quantize ARTIFACT.onnx`: INT8 (QDQ) or FP16 ONNX from an FP32 ONNX file, with an accuracy budget."""
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from edgecv.quantize.spec import METHODS, PRECISIONS, QuantizeSpec
@@ -9,7 +10,7 @@ DEFAULT = QuantizeSpec()  # the flags' defaults are the spec's
 
 
 def register(sub) -> None:
-    from .args import positive_int
+    from .args import TARGET_HELP, positive_int, target_name
 
     p = sub.add_parser(
         "quantize",
@@ -34,6 +35,11 @@ def register(sub) -> None:
     p.add_argument("--per-tensor", action="store_true", help="one scale per weight tensor (default: per output channel)")
     p.add_argument("--activation-type", default="uint8", choices=["uint8", "int8"],
                    help="uint8: ONNX Runtime CPU's fast path (default); int8 (symmetric): for TensorRT")
+    p.add_argument("--target", type=target_name, default="host", metavar="NAME", help=TARGET_HELP)
+    p.add_argument("--reduce-range", action=argparse.BooleanOptionalAction, default=None,
+                   help="7-bit weights (default: on for targets whose INT8 kernels saturate, i.e. x86 without VNNI)")
+    p.add_argument("--weight-type", default=DEFAULT.weight_type, choices=["int8", "uint8"],
+                   help="int8 (u8 x s8 kernels, default) or uint8 (U8U8: never saturates, slower on VNNI CPUs)")
     p.add_argument("--no-preprocess", action="store_true", help="skip ONNX Runtime's quant_pre_process")
     p.add_argument("--keep-fp32", metavar="LIST", help="comma-separated ONNX operator types or patterns (stem, se, "
                    "hardswish, depthwise) whose nodes stay in FP32, e.g. stem,se")
@@ -53,12 +59,11 @@ def register(sub) -> None:
 def _quantize(args) -> int:
     from pydantic import ValidationError
 
+    from edgecv.app import quantize
     from edgecv.cli import UserError
     from edgecv.cli.args import refuse_output_over_input
     from edgecv.cli.bench import _floats
-    from edgecv.quantize.api import quantize_onnx, source_metadata
     from edgecv.quantize.report import steps_markdown, summary_line
-    from edgecv.quantize.spec import QuantizeSpec
     from edgecv.utils.console import get_console
 
     con = get_console()
@@ -78,27 +83,15 @@ def _quantize(args) -> int:
     try:
         spec = QuantizeSpec(precision=args.precision, method=args.method, calib_size=args.calib_size,
                             percentile=args.percentile, image_percentile=args.image_percentile, per_channel=not args.per_tensor, activation_type=args.activation_type,
-                            preprocess=not args.no_preprocess, budget=args.budget, min_agreement=args.min_agreement, group_size=args.group_size,
+                            preprocess=not args.no_preprocess, reduce_range=args.reduce_range,
+                            weight_type=args.weight_type, budget=args.budget, min_agreement=args.min_agreement, group_size=args.group_size,
                             threads=args.threads, keep_fp32=_names(args.keep_fp32))
     except ValidationError as e:
         raise UserError("; ".join(f"--{'.'.join(map(str, x['loc'])).replace('_', '-')}: {x['msg'].removeprefix('Value error, ')}" for x in e.errors())) from None
 
-    meta = source_metadata(src)
-    mean = _floats(args.mean, "--mean") if args.mean else meta.mean
-    std = _floats(args.std, "--std") if args.std else meta.std
-    size = meta.input_shape[-1]
-    if not isinstance(size, int):
-        raise UserError(f"{src}: input shape {meta.input_shape} has no fixed size")
-    calibration = val = None
-    if args.precision == "int8":
-        from edgecv.data import CalibrationSource
-
-        calibration = CalibrationSource.from_folder(args.calib_data, size, mean, std, size=args.calib_size)
-    if args.val_data:
-        from edgecv.bench import EvalSet
-
-        val = EvalSet.from_folder(args.val_data, size, mean, std)
-    res = quantize_onnx(src, out, args.precision, calibration, spec=spec, val=val, log=con.print)
+    res = quantize(src, out, precision=args.precision, calib_data=args.calib_data, val_data=args.val_data,
+                   mean=_floats(args.mean, "--mean") if args.mean else None,
+                   std=_floats(args.std, "--std") if args.std else None, spec=spec, log=con.print, target=args.target)
     rep = res.report
     from rich.markup import escape
 

@@ -45,13 +45,14 @@ def register(sub) -> None:
 
 def _sweep(args) -> int:
     from edgecv.cli import Interrupted
-    from edgecv.sweep import prepare_sweep, run_sweep
+    from edgecv.sweep import SweepOptions, prepare_sweep, run_sweep
     from edgecv.sweep.report import markdown, rich
     from edgecv.utils.console import get_console
 
-    spec = prepare_sweep(args.recipe, grid=args.grid, space=args.space, random=args.random, tpe=args.tpe,
-                         objective=args.objective, latency_bound=args.latency_bound, metric_row=args.metric_row,
-                         seed=args.seed, storage=args.storage, study=args.study, out=args.out, sets=args.overrides)
+    spec = prepare_sweep(args.recipe, SweepOptions(
+        grid=args.grid, space=args.space, random=args.random, tpe=args.tpe, objective=args.objective,
+        latency_bound=args.latency_bound, metric_row=args.metric_row, seed=args.seed, storage=args.storage,
+        study=args.study, out=args.out, sets=args.overrides))
     try:
         ledger = run_sweep(spec, workers=args.workers, echo=lambda line: print(line, flush=True))
     except KeyboardInterrupt:

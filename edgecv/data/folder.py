@@ -17,14 +17,21 @@ def load_image(path: str):
         raise ValueError(f"cannot read image {path}: {e}") from None
 
 
-def check_image_folder(root: str | Path) -> list[str]:
-    """Return sorted class names; raise a clear error for a missing root or an empty class folder."""
+def class_folders(root: str | Path) -> list[str]:
+    """The sorted class folder names of `root`; a missing root or one without folders raises naming it."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"image folder not found: {root}")
     classes = sorted(p.name for p in root.iterdir() if p.is_dir())
     if not classes:
         raise ValueError(f"{root} has no class folders (expected {root}/<class>/<image>)")
+    return classes
+
+
+def check_image_folder(root: str | Path) -> list[str]:
+    """Return sorted class names; raise a clear error for a missing root or an empty class folder."""
+    root = Path(root)
+    classes = class_folders(root)
     for c in classes:
         if not any(f.suffix.lower() in IMAGE_EXTENSIONS for f in (root / c).rglob("*") if f.is_file()):
             raise ValueError(f"class folder {root / c} holds no images ({', '.join(IMAGE_EXTENSIONS)})")

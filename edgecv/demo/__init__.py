@@ -17,6 +17,7 @@ from ..utils.lazy import lazy_getattr
 
 _LAZY = {
     "run_demo": ("loop", "run_demo"),
+    "DemoOptions": ("loop", "DemoOptions"),
     "check_input_fits": ("loop", "check_input_fits"),
     "DemoStats": ("stats", "DemoStats"),
     "FrameRecord": ("stats", "FrameRecord"),

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from ..utils.errors import first_line
+from ..utils.options import with_fields
 from .capture import FrameReader, Reconnect, SourceEnded
-from .output import VideoSaver, check_save_path, save_snapshot
+from .output import VideoSaver, check_save_path, default_snapshot_dir, save_snapshot
 from .overlay import draw_overlay
 from .sources import FrameSource, SourceError, SourceSpec, open_source, parse_source
 from .stats import DemoStats, FpsMeter, FrameRecord
@@ -31,17 +33,32 @@ STALL_TIMEOUT_S = 30.0  # a read blocked longer than this (a driver ignoring its
 LOG_EVERY_S = 1.0
 
 
-def run_demo(predictor, source: FrameSource | SourceSpec | str | int | Path, *, topk: int = 3,
-             window: bool = False, save: str | Path | None = None, max_frames: int | None = None,
-             log: Callable[[str], None] | None = None, queue_size: int | None = None,
-             reconnect: Reconnect = Reconnect(), stall_timeout_s: float = STALL_TIMEOUT_S,
-             keep_predictions: bool = False, snapshot_dir: str | Path = ".", overwrite: bool = False) -> DemoStats:
+@dataclass(frozen=True)
+class DemoOptions:
+    """How `run_demo` runs (the demo flags)."""
+    topk: int = 3
+    window: bool = False  # show a window (q quits, s saves a snapshot)
+    save: str | Path | None = None  # write the overlaid frames to this video
+    max_frames: int | None = None
+    log: Callable[[str], None] | None = None  # one progress line a second
+    queue_size: int | None = None  # frames the reader may hold (live sources drop stale ones)
+    reconnect: Reconnect = Reconnect()
+    stall_timeout_s: float = STALL_TIMEOUT_S
+    keep_predictions: bool = False  # keep every frame's Prediction in the stats
+    snapshot_dir: str | Path | None = None  # default: default_snapshot_dir(), never the current folder
+    overwrite: bool = False  # let `save` replace an existing file (never an input)
+
+
+def run_demo(predictor, source: FrameSource | SourceSpec | str | int | Path, options: DemoOptions | None = None,
+             **fields) -> DemoStats:
     """Classify every frame `source` delivers until it ends, `max_frames` are done, q is pressed
     (with `window`) or Ctrl-C; returns what was measured. `source` is the --source text, a spec, or
-    any FrameSource (run_demo closes it). `log` gets one progress line a second. `save` never replaces
-    an existing file unless `overwrite`. Errors before the
-    first frame is classified (a source that does not open, an artifact whose input does not fit)
+    any FrameSource (run_demo closes it). `options` (or its fields as keywords) say how; `log` gets one
+    progress line a second; `save` never replaces an existing file unless `overwrite`. Errors before
+    the first frame is classified (a source that does not open, an artifact whose input does not fit)
     raise with a one-line message; a live source lost for good ends the run with `source_lost`."""
+    o = with_fields(DemoOptions, options, fields, "run_demo")
+    topk, save, window, overwrite = o.topk, o.save, o.window, o.overwrite
     if topk < 1:
         raise ValueError(f"topk must be >= 1, got {topk}")
     spec = source if isinstance(source, SourceSpec) else None
@@ -66,12 +83,11 @@ def run_demo(predictor, source: FrameSource | SourceSpec | str | int | Path, *, 
         if win is not None:
             win.close()
         raise
-    reader = FrameReader(frames, queue_size, reconnect, first=first).start()
+    reader = FrameReader(frames, o.queue_size, o.reconnect, first=first).start()
     stats = DemoStats(source=frames.description, queue_size=reader.queue_size)
     finished = False
     try:
-        _loop(predictor, reader, stats, topk, win, saver, max_frames, log, stall_timeout_s, keep_predictions,
-              Path(snapshot_dir))
+        _loop(predictor, reader, stats, win, saver, o)
         finished = True
     finally:
         stats.dropped, stats.reconnects, stats.max_queue_depth = reader.dropped, reader.reconnects, reader.max_depth
@@ -85,9 +101,10 @@ def run_demo(predictor, source: FrameSource | SourceSpec | str | int | Path, *, 
     return stats
 
 
-def _loop(predictor, reader: FrameReader, stats: DemoStats, topk: int, win: Window | None,
-          saver: VideoSaver | None, max_frames: int | None, log, stall_timeout_s: float,
-          keep_predictions: bool, snapshot_dir: Path) -> None:
+def _loop(predictor, reader: FrameReader, stats: DemoStats, win: Window | None, saver: VideoSaver | None,
+          o: DemoOptions) -> None:
+    topk, max_frames, log, stall_timeout_s = o.topk, o.max_frames, o.log, o.stall_timeout_s
+    snapshot_dir = Path(o.snapshot_dir) if o.snapshot_dir is not None else default_snapshot_dir()
     fps = FpsMeter()
     start = last_log = time.perf_counter()
     try:
@@ -117,7 +134,7 @@ def _loop(predictor, reader: FrameReader, stats: DemoStats, topk: int, win: Wind
             infer_ms = (time.perf_counter() - t0) * 1000
             stats.frames += 1
             stats.infer_ms.append(infer_ms)
-            if keep_predictions:
+            if o.keep_predictions:
                 stats.records.append(FrameRecord(item.index, pred))
             draw_overlay(item.image, pred, fps.tick(time.perf_counter()), infer_ms)
             if saver is not None:

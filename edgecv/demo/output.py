@@ -82,8 +82,17 @@ class VideoSaver:
         return self.saved
 
 
+def default_snapshot_dir() -> Path:
+    """Where the `s` key's snapshots go unless a folder is given: $EDGECV_SNAPSHOTS, else
+    ~/.edgecv/snapshots; never the current folder (a demo started anywhere must not litter it)."""
+    import os
+
+    return Path(os.environ.get("EDGECV_SNAPSHOTS", Path.home() / ".edgecv" / "snapshots"))
+
+
 def save_snapshot(image: np.ndarray, folder: str | Path, frame_index: int) -> Path:
     cv2 = import_cv2()
+    Path(folder).mkdir(parents=True, exist_ok=True)
     path = Path(folder) / f"edgecv-snapshot-{time.strftime('%Y%m%d-%H%M%S')}-{frame_index:06d}.png"
     if not cv2.imwrite(str(path), image):
         raise OSError(f"could not write snapshot {path}")

@@ -1,6 +1,7 @@
 """The distillation task: frozen teachers + a student + registered losses, as one training task."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import torch
@@ -125,6 +126,18 @@ class Distiller(nn.Module):
         batch = DistillBatch(s_logits, t_logits, y, dict(self.s_tap.outputs), [dict(t.outputs) for t in self.t_taps])
         loss = sum(l(batch) for l in self.losses)
         return loss, s_logits
+
+
+@dataclass
+class KDTeacher:
+    """The teacher of a KD fine-tune (pruning recovery, QAT): the model, what re-normalises the student's
+    inputs for it (None: it sees them as they are), and the losses (None: Hinton KD)."""
+    model: nn.Module
+    input: nn.Module | None = None
+    losses: list[dict[str, Any]] | None = None
+
+    def distiller(self, student: nn.Module, sample: torch.Tensor) -> "Distiller":
+        return build_distiller(student, [self.model], self.losses, sample, [self.input] if self.input is not None else None)
 
 
 def build_distiller(student: nn.Module, teachers: Sequence[nn.Module], losses: list[dict[str, Any]] | None = None,

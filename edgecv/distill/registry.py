@@ -43,7 +43,9 @@ class DistillLoss(nn.Module):
         """Called once with features from a sample batch (for shape-dependent parts)."""
 
 
-LOSSES: Registry[type[DistillLoss]] = Registry("distillation loss")
+# One line per loss module; loaded on the registry's first look-up.
+LOSS_MODULES = ("kd", "hint")
+LOSSES: Registry[type[DistillLoss]] = Registry("distillation loss", plugins=[f"edgecv.distill.{m}" for m in LOSS_MODULES])
 
 
 def validate_loss_config(item: dict[str, Any]) -> dict[str, Any]:

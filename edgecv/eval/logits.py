@@ -16,6 +16,19 @@ def topk_indices(logits: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(-logits, axis=1)[:, :k]
 
 
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, computed in float64 (scores of far-apart logits stay exact to 1e-6)."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+def top_k(logits: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(indices, probabilities) of the k most likely classes per row, best first."""
+    idx = topk_indices(logits, k)
+    return idx, np.take_along_axis(softmax(logits), idx, axis=1)
+
+
 def run_all(runner: Callable, batches, fixed_batch: int | None = None) -> np.ndarray:
     """Concatenated logits of `runner` over batches; split into chunks for fixed-batch artifacts."""
     outs = []

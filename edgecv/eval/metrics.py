@@ -10,7 +10,7 @@ from .logits import topk_indices
 
 
 @torch.no_grad()
-def predict(model: torch.nn.Module | Callable, loader, device="cpu") -> tuple[np.ndarray, np.ndarray]:
+def collect_logits(model: torch.nn.Module | Callable, loader, device="cpu") -> tuple[np.ndarray, np.ndarray]:
     """All logits and targets of `loader`: (N, C) float32, (N,) int64."""
     if isinstance(model, torch.nn.Module):
         model.eval()
@@ -44,5 +44,5 @@ def accuracy_metrics(logits: np.ndarray, targets: np.ndarray, num_classes: int |
 
 
 def evaluate(model, loader, device="cpu", num_classes: int | None = None) -> dict:
-    logits, targets = predict(model, loader, device)
+    logits, targets = collect_logits(model, loader, device)
     return accuracy_metrics(logits, targets, num_classes)

@@ -13,6 +13,7 @@ from typing import Sequence
 import torch
 import torch.nn as nn
 
+from .describe import data_config, model_name
 from .spec import ENSEMBLE
 
 
@@ -34,7 +35,7 @@ class Ensemble(nn.Module):
         # persistent: a teacher cache keyed by the state dict changes with the weights
         self.register_buffer("member_weights", w / w.sum())
         self.num_classes = _num_classes(members[0])
-        self.pretrained_cfg = {**_data_config(members[0]), "num_classes": self.num_classes}
+        self.pretrained_cfg = {**data_config(members[0]), "num_classes": self.num_classes}
         self.default_cfg = self.pretrained_cfg
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -44,14 +45,12 @@ class Ensemble(nn.Module):
 
 def member_mismatch(members: Sequence[nn.Module]) -> str | None:
     """Why these models cannot form one ensemble (one line naming the members), or None."""
-    from .factory import model_name
-
     named = [f"members.{i} ({model_name(m)})" for i, m in enumerate(members)]
     classes = [_num_classes(m) for m in members]
     if len(set(classes)) > 1:
         shown = ", ".join(f"{n}: {c} classes" for n, c in zip(named, classes))
         return f"ensemble members predict different class counts ({shown}); they must share one"
-    norms = [(_rounded(cfg["mean"]), _rounded(cfg["std"])) for cfg in map(_data_config, members)]
+    norms = [(_rounded(cfg["mean"]), _rounded(cfg["std"])) for cfg in map(data_config, members)]
     if len(set(norms)) > 1:
         shown = ", ".join(f"{n}: mean {list(mean)} std {list(std)}" for n, (mean, std) in zip(named, norms))
         return (f"ensemble members expect different input normalisation ({shown}); every member sees the same "
@@ -59,12 +58,11 @@ def member_mismatch(members: Sequence[nn.Module]) -> str | None:
     return None
 
 
-def build_ensemble(members: Sequence[dict], weights: Sequence[float] | None = None, num_classes: int | None = None,
-                   create=None) -> Ensemble:
+def build_ensemble(members: Sequence[dict], weights: Sequence[float] | None, num_classes: int | None,
+                   create) -> Ensemble:
     """Build each member from its spec (recipe keys: name, checkpoint, pretrained, num_classes, small_input,
-    kwargs; or a saved model's `edgecv_spec`) with `create` (default: create_model), then the ensemble."""
-    if create is None:
-        from .factory import create_model as create
+    kwargs; or a saved model's `edgecv_spec`) with `create` (create_model, which builds ensembles with this
+    function), then the ensemble."""
     if not members:
         raise ValueError(f"model '{ENSEMBLE}' needs members, e.g. members=[{{'name': 'cifar_resnet20', "
                          "'checkpoint': ...}, {'name': 'cifar_resnet56', 'checkpoint': ...}]")
@@ -99,12 +97,6 @@ def build_ensemble(members: Sequence[dict], weights: Sequence[float] | None = No
 def _num_classes(model: nn.Module) -> int | None:
     found = getattr(model, "num_classes", None)
     return found if found is not None else (getattr(model, "edgecv_spec", None) or {}).get("num_classes")
-
-
-def _data_config(model: nn.Module) -> dict:
-    from .factory import data_config
-
-    return data_config(model)
 
 
 def _rounded(values) -> tuple:

@@ -13,16 +13,45 @@ import torch.nn as nn
 
 from ..utils.errors import first_line
 from ..utils.io import torch_save
-from . import cifar_resnet as _cifar_resnet  # noqa: F401  (registers cifar_resnet*)
-from . import squeezenet as _squeezenet  # noqa: F401  (registers squeezenet1_*)
-from . import cifar_mobile as _cifar_mobile  # noqa: F401  (registers cifar_mobilenet*, cifar_squeezenet1_1)
+from .describe import data_config, model_name
 from .extensions import CHECKPOINT_EXTENSIONS
 from .small_input import adapt_to_small_input
 from .spec import ENSEMBLE
 
 CHECKPOINT_FORMAT = "edgecv-model"
-# Where the extensions edgecv itself ships come from, for files loaded before their layer is imported.
-_EXTENSION_PROVIDERS = {"pruning": " or import edgecv.prune (pip install 'edgecv[prune]')"}
+# Where the extensions edgecv itself ships come from, for files loaded before the plugins are.
+_EXTENSION_PROVIDERS = {"pruning": " (pip install 'edgecv[prune]')"}
+# edgecv's own model families, registered in timm's registry (one module each, one line here); imported
+# by `load_model_families` before any name is looked up.
+MODEL_FAMILIES = ("cifar_resnet", "squeezenet", "cifar_mobile")
+_families_loaded = False
+
+
+def load_model_families() -> None:
+    """Register cifar_resnet*, squeezenet1_*, cifar_mobilenet* ... with timm (once)."""
+    global _families_loaded
+    if not _families_loaded:
+        from importlib import import_module
+
+        for family in MODEL_FAMILIES:
+            import_module(f"{__package__}.{family}")
+        _families_loaded = True
+
+
+def model_exists(name: str) -> bool:
+    """Whether `name` is a model create_model builds (any timm model, edgecv's families, the ensemble)."""
+    import timm
+
+    load_model_families()
+    return name == ENSEMBLE or timm.is_model(name)
+
+
+def model_names() -> list[str]:
+    """Every name create_model builds (for did-you-mean messages)."""
+    import timm
+
+    load_model_families()
+    return [*timm.list_models(), ENSEMBLE]
 
 
 def create_model(
@@ -41,11 +70,11 @@ def create_model(
 
     if name == ENSEMBLE:
         return _create_ensemble(num_classes, pretrained, checkpoint, small_input, **kwargs)
-    if not timm.is_model(name):
+    if not model_exists(name):
         from ..registry import did_you_mean
 
         raise KeyError(
-            f"unknown model '{name}'{did_you_mean(name, [*timm.list_models(), ENSEMBLE])}; "
+            f"unknown model '{name}'{did_you_mean(name, model_names())}; "
             "any timm model name, cifar_resnet8/14/20/32/44/56, squeezenet1_0/1_1 or ensemble (with members) works"
         )
     if num_classes is not None:
@@ -76,21 +105,8 @@ def _create_ensemble(num_classes, pretrained, checkpoint, small_input, members=N
     return model
 
 
-def model_name(model) -> str:
-    """The registered name edgecv built the model under, else its class name."""
-    return (getattr(model, "edgecv_spec", None) or {}).get("name") or type(model).__name__
-
-
 def _num_classes(model: nn.Module) -> int | None:
     return getattr(model, "num_classes", None)
-
-
-def data_config(model: nn.Module) -> dict:
-    """timm's input config for a model: input_size, mean, std, interpolation, crop_pct."""
-    from timm.data import resolve_model_data_config
-
-    cfg = resolve_model_data_config(model)
-    return {k: cfg[k] for k in ("input_size", "mean", "std", "interpolation", "crop_pct") if k in cfg}
 
 
 def read_checkpoint(path: str | Path) -> dict:
@@ -154,14 +170,21 @@ def save_model(model: nn.Module, path: str | Path, extra: dict | None = None) ->
     """Save weights plus the spec needed to rebuild the model (atomic).
 
     `extra` may carry `class_names`, `data_config` or metrics. Registered checkpoint extensions add
-    their own entries (e.g. `pruning`, a replayable history `load_model` applies before the weights).
+    their own entries (e.g. `pruning`, a replayable history `load_model_file` applies before the weights).
     """
     spec = getattr(model, "edgecv_spec", None)
     if spec is None:
         raise ValueError("model was not built by edgecv.create_model; its spec is unknown")
+    # state a higher layer put on the model (`edgecv_<key>`) is saved only by its extension: refuse
+    # rather than write a file that cannot rebuild the model
+    orphans = [k[len("edgecv_"):] for k in vars(model) if k.startswith("edgecv_") and k != "edgecv_spec"
+               and getattr(model, k) is not None and k[len("edgecv_"):] not in CHECKPOINT_EXTENSIONS]
+    if orphans:
+        raise ValueError(f"the model carries {', '.join('edgecv_' + k for k in orphans)}, whose checkpoint extension "
+                         f"is not loaded, so {path} could not rebuild it: call edgecv.load_plugins() first")
     payload = {"format": CHECKPOINT_FORMAT, "version": 1, "spec": spec, "state_dict": model.state_dict()}
     used = []
-    for key in CHECKPOINT_EXTENSIONS.names():  # e.g. `pruning`, replayed by load_model to rebuild shapes
+    for key in CHECKPOINT_EXTENSIONS.names():  # e.g. `pruning`, replayed by load_model_file to rebuild shapes
         value = CHECKPOINT_EXTENSIONS.get(key).save(model)
         if value:
             payload[key] = value
@@ -171,8 +194,9 @@ def save_model(model: nn.Module, path: str | Path, extra: dict | None = None) ->
     return torch_save(payload, path)
 
 
-def load_model(path: str | Path) -> tuple[nn.Module, dict]:
-    """Rebuild a model saved by `save_model`; returns (model, checkpoint dict without weights)."""
+def load_model_file(path: str | Path) -> tuple[nn.Module, dict]:
+    """Rebuild a model saved by `save_model`; returns (model, checkpoint dict without weights). The
+    front door, `edgecv.load_model`, also takes names and run folders, and loads every plugin first."""
     ckpt = read_checkpoint(path)
     if ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(
@@ -187,7 +211,7 @@ def load_model(path: str | Path) -> tuple[nn.Module, dict]:
     for key in ckpt.get("extensions") or (["pruning"] if ckpt.get("pruning") else []):
         if key not in CHECKPOINT_EXTENSIONS:
             raise ValueError(f"{path} needs the '{key}' checkpoint extension, which is not loaded: use "
-                             f"edgecv.load_model (it loads every extension){_EXTENSION_PROVIDERS.get(key, '')}")
+                             f"edgecv.load_model, or call edgecv.load_plugins() first{_EXTENSION_PROVIDERS.get(key, '')}")
         model = CHECKPOINT_EXTENSIONS.get(key).load(model, ckpt[key])
         model.edgecv_spec = spec
     try:

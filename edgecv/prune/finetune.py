@@ -6,13 +6,16 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from ..distill.distiller import KDTeacher
+from ..train.loop import FitRun
 from ..train.spec import TrainSpec
+from ..utils.options import with_fields
 
 
-def finetune(model: nn.Module, train_loader, val_loader, spec: TrainSpec, teacher: nn.Module | None = None,
-             teacher_input: nn.Module | None = None, kd_losses: list[dict] | None = None,
-             out_dir: str | Path | None = None, device="cpu", desc: str = "fine-tune", seed: int = 0) -> dict | None:
-    """Fine-tune `model` for `spec.epochs` (KD from `teacher` if any); returns fit's summary, or None."""
+def finetune(model: nn.Module, train_loader, val_loader, spec: TrainSpec, teacher: KDTeacher | None = None,
+             out_dir: str | Path | None = None, run: FitRun | None = None, **run_fields) -> dict | None:
+    """Fine-tune `model` for `spec.epochs` (KD from `teacher` if any); returns fit's summary, or None.
+    `run` (or its fields: device, desc, seed) says how; a fine-tune never resumes."""
     if spec.epochs == 0 or train_loader is None:
         return None  # pruning without data: no recovery (the caller reports it)
     if val_loader is None and spec.keep == "best":
@@ -21,20 +24,17 @@ def finetune(model: nn.Module, train_loader, val_loader, spec: TrainSpec, teache
     from ..train.loop import fit
     from ..train.tasks import ClassificationTask
 
+    run = with_fields(FitRun, run or FitRun(desc="fine-tune"), {**run_fields, "resume": False}, "finetune")
     task = ClassificationTask(model, spec.label_smoothing)
     if teacher is not None:
-        from ..distill import build_distiller
-
-        sample = next(iter(train_loader))[0][:2]
-        task = build_distiller(model, [teacher], kd_losses, sample, [teacher_input] if teacher_input is not None else None)
+        task = teacher.distiller(model, next(iter(train_loader))[0][:2])
     try:
-        summary = fit(task, model, train_loader, val_loader, spec, out_dir=out_dir, device=device, desc=desc,
-                      resume=False, seed=seed)
+        summary = fit(task, model, train_loader, val_loader, spec, out_dir, run)
     finally:
         model.cpu()
         if teacher is not None:
             task.remove_hooks()
-            teacher.cpu()
+            teacher.model.cpu()
     return {k: v for k, v in summary.items() if k != "history"}
 
 

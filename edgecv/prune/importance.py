@@ -1,48 +1,62 @@
-"""Importance criteria by name -> torch-pruning importance objects (the only place that names them)."""
+"""Channel importance as a registered strategy: each is one file in edgecv/prune/importances/ (picked up
+by being there) that registers an `Importance`. The pruner, the sensitivity scan, the spec and the CLI
+only ask the registry, so nothing else names a criterion.
+
+An Importance gives torch-pruning's importance object (`criterion`), may refuse a model it cannot score
+(`check`), and says whether it needs gradients: those (Taylor) get `.grad` filled from a few labelled
+batches before each pruning step, and a sensitivity scan, which has no gradients, uses
+`without_gradients()` instead.
+"""
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Callable, ClassVar, Iterable
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+from ..registry import Registry
 
-
-def build_importance(name: str):
-    """l1 / l2: group weight magnitude; bn: BatchNorm scale |gamma|; taylor: |w * dL/dw| (first order)."""
-    from .history import require_torch_pruning
-
-    tp = require_torch_pruning()
-    if name == "l1":
-        return tp.importance.GroupMagnitudeImportance(p=1)
-    if name == "l2":
-        return tp.importance.GroupMagnitudeImportance(p=2)
-    if name == "bn":
-        return tp.importance.BNScaleImportance()
-    if name == "taylor":
-        return tp.importance.GroupTaylorImportance()
-    from ..registry import did_you_mean
-
-    raise ValueError(f"unknown importance '{name}'{did_you_mean(name, ['l1', 'l2', 'bn', 'taylor'])}; use l1, l2, bn or taylor")
+IMPORTANCES: Registry["Importance"] = Registry("importance", plugins=["edgecv.prune.importances.*"])
 
 
-def needs_gradients(name: str) -> bool:
-    return name == "taylor"
+class Importance:
+    name: ClassVar[str]
+    summary: ClassVar[str] = ""
+    needs_gradients: ClassVar[bool] = False
+
+    def criterion(self):
+        """torch-pruning's importance object that scores the channels of a group."""
+        raise NotImplementedError
+
+    def check(self, model, model_name: str) -> None:
+        """Raise ValueError naming the model when this importance cannot score it."""
+
+    def without_gradients(self) -> "Importance":
+        """What scores channels when no gradients are available (a sensitivity scan)."""
+        return self
 
 
-def check_importance_fits(name: str, model: nn.Module, model_name: str) -> None:
-    """BN-scale importance scores nothing in a model without BatchNorm; say so instead of pruning nothing."""
-    if name == "bn" and not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
-        raise ValueError(f"importance 'bn' needs BatchNorm layers, and '{model_name}' has none; use l1, l2 or taylor")
+def register_importance(cls: type[Importance]) -> type[Importance]:
+    """Class decorator: `@register_importance class L2(Importance): name = "l2" ...`."""
+    IMPORTANCES.register(cls.name, cls())
+    return cls
 
 
-def accumulate_gradients(model: nn.Module, batches: Iterable, loss_fn: Callable | None = None,
-                         device="cpu") -> int:
-    """Fill `.grad` for Taylor importance from a few labelled batches; returns the batch count.
+def importance(name: str) -> Importance:
+    """The registered importance `name`; an unknown one raises ValueError with a did-you-mean."""
+    try:
+        return IMPORTANCES.get(name)
+    except KeyError as e:
+        raise ValueError(e.args[0]) from None
+
+
+def accumulate_gradients(model, batches: Iterable, loss_fn: Callable | None = None, device="cpu",
+                         name: str = "taylor") -> int:
+    """Fill `.grad` for a gradient importance from a few labelled batches; returns the batch count.
 
     Parameters the loss does not reach (or frozen ones) get zero gradients, so every layer in a group
     has a score to aggregate.
     """
+    import torch
+    import torch.nn.functional as F
+
     loss_fn = loss_fn or (lambda logits, y: F.cross_entropy(logits, y))
     was = model.training
     model.eval()  # BN statistics stay as they are; gradients are what we want
@@ -61,7 +75,7 @@ def accumulate_gradients(model: nn.Module, batches: Iterable, loss_fn: Callable 
             p.requires_grad_(False)
         model.train(was)
     if n == 0:
-        raise ValueError("importance 'taylor' needs labelled batches (give fine-tune data)")
+        raise ValueError(f"importance '{name}' needs labelled batches (give fine-tune data)")
     for p in model.parameters():
         if p.grad is None:
             p.grad = torch.zeros_like(p)

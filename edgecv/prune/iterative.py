@@ -17,7 +17,9 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from ..distill.distiller import KDTeacher
 from ..models import model_name
+from ..utils.options import with_fields
 from . import measure
 from .spec import PruneSpec
 
@@ -40,39 +42,58 @@ class PruneResult:
         return self.steps[-1]
 
 
-def prune_model(model: nn.Module, spec: PruneSpec | None = None, *, train_loader=None, val_loader=None,
-                select_loader=None, teacher: nn.Module | None = None, teacher_input: nn.Module | None = None,
-                input_shape=None, out_dir: str | Path | None = None, device="cpu", seed: int = 0,
-                console=None, **options: Any) -> PruneResult:
-    """Prune `model` in place to `spec`'s target; returns the steps table and the replayable history.
+@dataclass
+class PruneRun:
+    """What a pruning run works with besides its spec: data, the KD teacher, where and how it runs.
 
     `val_loader` gives every step's reported top-1 (and the sensitivity scan); `select_loader`, when
     given, is what each fine-tune keeps its best epoch on instead, so a reported val split is never
-    also the one the weights were chosen on (e.g. a slice held out of the training images).
-    `options` are PruneSpec keys (e.g. `macs_ratio=0.5, steps=3, importance="taylor"`) when no spec
-    is given. The model keeps `edgecv_spec` and gains `edgecv_pruning` (saved by `save_model`).
+    also the one the weights were chosen on (e.g. a slice held out of the training images)."""
+    train_loader: Any = None
+    val_loader: Any = None
+    select_loader: Any = None
+    teacher: nn.Module | None = None  # KD teacher of the fine-tunes (spec.kd_losses)
+    teacher_input: nn.Module | None = None  # re-normalises the inputs for the teacher
+    input_shape: Any = None  # default: the loader's, else the model's data config
+    out_dir: str | Path | None = None  # step tables, scan plots, fine-tune logs
+    device: Any = "cpu"
+    seed: int = 0
+    console: Any = None
+
+
+def prune_model(model: nn.Module, spec: PruneSpec | None = None, run: PruneRun | None = None, **options: Any) -> PruneResult:
+    """Prune `model` in place to `spec`'s target; returns the steps table and the replayable history.
+
+    `options` name PruneSpec keys (e.g. `macs_ratio=0.5, steps=3, importance="taylor"`, when no spec is
+    given) or PruneRun fields (e.g. `train_loader=...`, when no run is given). The model keeps
+    `edgecv_spec` and gains `edgecv_pruning` (saved by `save_model`).
     """
     from ..utils.console import get_console
     from .finetune import finetune, recalibrate_bn
-    from .importance import accumulate_gradients, needs_gradients
+    from .importance import accumulate_gradients, importance
     from .latency_target import LatencyController
     from .pruner import ChannelPruner, PruneError
 
+    run_fields = {k: options.pop(k) for k in list(options) if k in PruneRun.__dataclass_fields__}
+    run = with_fields(PruneRun, run, run_fields, "prune_model")
+    train_loader, val_loader, select_loader, device, seed = (run.train_loader, run.val_loader, run.select_loader,
+                                                             run.device, run.seed)
     if spec is None:
         spec = PruneSpec(**options)
     elif options:
         raise TypeError("pass either a PruneSpec or keyword options, not both")
-    console = console or get_console()
+    console = run.console or get_console()
     _check_names(model, spec)  # fail before the (slow) baseline measurement
-    out = Path(out_dir) if out_dir else None
+    out = Path(run.out_dir) if run.out_dir else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
     model.cpu()
     model.requires_grad_(True)  # it is fine-tuned; a role frozen as a KD teacher earlier must train again
-    shape = tuple(input_shape) if input_shape else _input_shape(model, train_loader)
+    shape = tuple(run.input_shape) if run.input_shape else _input_shape(model, train_loader)
     example = torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
     val = measure.take_batches(val_loader, spec.max_val_images)
     ft = spec.finetune
+    teacher = KDTeacher(run.teacher, run.teacher_input, spec.kd_losses) if run.teacher is not None else None
     latency_mode = spec.latency_target
     timed = latency_mode or spec.measure_latency
 
@@ -110,8 +131,8 @@ def prune_model(model: nn.Module, spec: PruneSpec | None = None, *, train_loader
         if met:
             break
         t_step = time.perf_counter()
-        if needs_gradients(spec.importance):
-            accumulate_gradients(model, itertools.islice(train_loader or [], spec.taylor_batches))
+        if importance(spec.importance).needs_gradients:
+            accumulate_gradients(model, itertools.islice(train_loader or [], spec.taylor_batches), name=spec.importance)
         goal = controller.next_macs_ratio() if controller else getattr(spec, spec.target_kind) ** (k / spec.steps)
         try:
             pruner.prune_until(size, goal, f"{kind} ratio")
@@ -121,8 +142,8 @@ def prune_model(model: nn.Module, spec: PruneSpec | None = None, *, train_loader
         if train_loader is not None and spec.bn_recalibration_batches:
             recalibrate_bn(model, itertools.islice(train_loader, spec.bn_recalibration_batches), device)
         row = _measure(model, shape, None, spec, timed, out, device)
-        summary = finetune(model, train_loader, select_loader or val_loader, ft, teacher, teacher_input, spec.kd_losses,
-                           out / f"step{k}" if out else None, device, f"prune step {k}/{spec.steps}", seed + k)
+        summary = finetune(model, train_loader, select_loader or val_loader, ft, teacher, out / f"step{k}" if out else None,
+                           device=device, desc=f"prune step {k}/{spec.steps}", seed=seed + k)
         row["top1"] = measure.top1(model, val, device)
         row.update(step=k, macs_ratio=round(row["macs"] / base["macs"], 4),
                    params_ratio=round(row["params"] / base["params"], 4),
@@ -139,8 +160,7 @@ def prune_model(model: nn.Module, spec: PruneSpec | None = None, *, train_loader
     if spec.final_epochs and len(steps) > 1:
         t_step = time.perf_counter()
         summary = finetune(model, train_loader, select_loader or val_loader, ft.model_copy(update={"epochs": spec.final_epochs}),
-                           teacher, teacher_input, spec.kd_losses, out / "final" if out else None, device,
-                           "prune final fine-tune", seed + 1000)
+                           teacher, out / "final" if out else None, device=device, desc="prune final fine-tune", seed=seed + 1000)
         steps.append({**steps[-1], "step": "final", "top1": measure.top1(model, val, device),
                       "seconds": round(time.perf_counter() - t_step, 1), "finetune_epochs": summary["epochs_run"] if summary else 0})
     history = pruner.finish()
@@ -157,12 +177,12 @@ def prune_model(model: nn.Module, spec: PruneSpec | None = None, *, train_loader
 
 
 def _check_names(model: nn.Module, spec: PruneSpec) -> None:
-    from .importance import check_importance_fits
+    from .importance import importance
     from .pruner import resolve_layers
 
     resolve_layers(model, spec.ignore, "ignore")
     resolve_layers(model, spec.layer_ratios, "layer_ratios")
-    check_importance_fits(spec.importance, model, model_name(model))
+    importance(spec.importance).check(model, model_name(model))
 
 
 def _measure(model, shape, val, spec: PruneSpec, timed: bool, out, device) -> dict:
@@ -192,14 +212,16 @@ def _fmt(row: dict) -> str:
 
 
 def steps_markdown(steps: list[dict]) -> str:
-    lines = ["| step | MACs (M) | MACs ratio | params (M) | params ratio | p50 latency (ms) | val top-1 (%) |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
-    for r in steps:
+    from ..utils.tables import markdown_table
+
+    def row(r: dict) -> list[str]:
         lat = f"{r['latency_ms_p50']:.3f}" if r.get("latency_ms_p50") is not None else "-"
         acc = f"{r['top1']:.2f}" if r.get("top1") is not None else "-"
-        lines.append(f"| {r['step']} | {r['macs'] / 1e6:.2f} | {r['macs_ratio']:.3f} | {r['params'] / 1e6:.3f} | "
-                     f"{r['params_ratio']:.3f} | {lat} | {acc} |")
-    return "\n".join(lines) + "\n"
+        return [r["step"], f"{r['macs'] / 1e6:.2f}", f"{r['macs_ratio']:.3f}", f"{r['params'] / 1e6:.3f}",
+                f"{r['params_ratio']:.3f}", lat, acc]
+
+    return markdown_table(["step", "MACs (M)", "MACs ratio", "params (M)", "params ratio", "p50 latency (ms)",
+                           "val top-1 (%)"], map(row, steps), "lrrrrrr")
 
 
 def write_steps(steps: list[dict], out_dir: Path) -> dict:

@@ -55,7 +55,7 @@ def latency(model: nn.Module, backend: str, threads: int, input_shape: Sequence[
 
     from ..backends import BACKENDS
     from ..backends.build import build_artifact
-    from ..backends.torch_eager import module_runner
+    from ..backends import module_runner
     from ..eval.logits import parity
     from ..utils.timing import OtherLoad, TimingConfig, latency_stats, time_runner
 

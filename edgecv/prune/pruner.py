@@ -17,7 +17,7 @@ import torch.nn as nn
 from ..models import model_name
 from ..utils.errors import first_line
 from .history import _prune_group, add_session, new_history, require_torch_pruning, tracing
-from .importance import build_importance, check_importance_fits
+from .importance import importance
 from .rewrites import apply_rewrites, refreeze
 from .spec import PruneSpec
 
@@ -61,7 +61,8 @@ class ChannelPruner:
         tp = require_torch_pruning()
         self.model, self.spec, self.example = model, spec, example
         self.name = model_name(model)
-        check_importance_fits(spec.importance, model, self.name)
+        criterion = importance(spec.importance)
+        criterion.check(model, self.name)
         self.history = new_history(model)
         self._pristine = copy.deepcopy(model)  # structure before this run, to diagnose a failed step
         self.rewrites = apply_rewrites(model)
@@ -77,7 +78,7 @@ class ChannelPruner:
         self.steps_total = max(1, round(spec.max_layer_ratio / SUBSTEP))
         with tracing(model):
             self.tp = tp.pruner.BasePruner(
-                model, example, build_importance(spec.importance),
+                model, example, criterion.criterion(),
                 global_pruning=spec.allocation == "global" and not layer_ratios,
                 pruning_ratio=spec.max_layer_ratio,
                 pruning_ratio_dict={m: layer_ratios[n] for n, m in ratio_modules.items()} or None,

@@ -35,7 +35,7 @@ def list_groups(model: nn.Module, example: torch.Tensor, ignore: Sequence[str] =
 def scan_sensitivity(model: nn.Module, example: torch.Tensor, val_batches, ratios: Sequence[float],
                      importance: str = "l2", ignore: Sequence[str] = (), device="cpu", console=None) -> list[dict]:
     """One row per (group, ratio): top-1 after pruning only that group, and the drop from the original."""
-    from .importance import build_importance
+    from .importance import importance as named_importance
     from .spec import check_ratio
 
     if not val_batches:
@@ -43,7 +43,7 @@ def scan_sensitivity(model: nn.Module, example: torch.Tensor, val_batches, ratio
     ratios = [check_ratio(r, "sensitivity ratio") for r in ratios]
     base = top1(model, val_batches, device)
     groups = list_groups(model, example, ignore)
-    imp = build_importance("l2" if importance == "taylor" else importance)  # no gradients in a scan
+    imp = named_importance(importance).without_gradients().criterion()  # no gradients in a scan
     rows = []
     for g in groups:
         for ratio in ratios:
@@ -93,16 +93,17 @@ def write_scan(rows: list[dict], out_dir: str | Path, title: str = "per-group se
 
 
 def scan_markdown(rows: list[dict]) -> str:
+    from ..utils.tables import markdown_table
+
     ratios = sorted({r["ratio"] for r in rows})
-    groups = list(dict.fromkeys(r["group"] for r in rows))
-    lines = ["| group | channels | layers | " + " | ".join(f"drop @ {r:.2f}" for r in ratios) + " |",
-             "|---|---:|---:|" + "---:|" * len(ratios)]
-    for g in groups:
+    body = []
+    for g in dict.fromkeys(r["group"] for r in rows):
         cells = {r["ratio"]: r for r in rows if r["group"] == g}
         first = next(iter(cells.values()))
-        lines.append(f"| {g} | {first['channels']} | {first['layers']} | " + " | ".join(
-            f"{cells[r]['drop']:.2f}" if r in cells else "-" for r in ratios) + " |")
-    return "\n".join(lines) + "\n"
+        body.append([g, first["channels"], first["layers"],
+                     *(f"{cells[r]['drop']:.2f}" if r in cells else "-" for r in ratios)])
+    return markdown_table(["group", "channels", "layers", *(f"drop @ {r:.2f}" for r in ratios)], body,
+                          "lrr" + "r" * len(ratios))
 
 
 def _plot(rows: list[dict], path: Path, title: str) -> Path:

@@ -11,9 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ..train.spec import TrainSpec
 
-IMPORTANCES = ("l1", "l2", "bn", "taylor")
-
-
 def check_ratio(value: float, what: str) -> float:
     """A pruning ratio must lie strictly between 0 and 1; anything else is a user error."""
     if value is None:
@@ -61,7 +58,8 @@ class PruneSpec(BaseModel):
     backend: str = Field("onnxruntime", description="where latency is measured (target and per-step report)")
     threads: int = Field(2, ge=1, description="backend threads for latency measurement")
     # how channels are chosen
-    importance: Literal["l1", "l2", "bn", "taylor"] = "l2"
+    importance: str = Field("l2", description="channel importance, a registered strategy (edgecv/prune/importances/): "
+                            "l1, l2 (weight magnitude), bn (BatchNorm scale), taylor (first-order, needs labelled data)")
     allocation: Literal["uniform", "global"] = Field(
         "uniform", description="uniform: every group loses the same fraction; global: rank channels across groups")
     round_to: Optional[int] = Field(None, ge=1, description="keep channel counts multiples of this (e.g. 8)")
@@ -83,6 +81,14 @@ class PruneSpec(BaseModel):
     measure_latency: bool = Field(True, description="time every step on `backend` (MACs are not latency)")
     max_val_images: Optional[int] = Field(None, ge=1, description="cap val images for per-step accuracy")
 
+    @field_validator("importance")
+    @classmethod
+    def _registered_importance(cls, v):
+        from .importance import importance
+
+        importance(v)  # an unknown name raises with a did-you-mean and the known ones
+        return v
+
     @field_validator("macs_ratio", "params_ratio")
     @classmethod
     def _target_ratio(cls, v, info):
@@ -101,7 +107,6 @@ class PruneSpec(BaseModel):
     @field_validator("kd_losses")
     @classmethod
     def _losses(cls, v):
-        from ..distill import LOSSES  # noqa: F401  (registers the built-in losses)
         from ..distill.registry import validate_loss_config
 
         return [validate_loss_config(item) for item in v]

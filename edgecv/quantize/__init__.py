@@ -3,10 +3,10 @@
     from edgecv.quantize import QuantizeSpec, quantize_onnx
     res = quantize_onnx("m.onnx", "m-int8.onnx", "int8", calibration, spec=QuantizeSpec(budget=0.5), val=evalset)
 
-Heavy libraries (onnxruntime, torchao) are imported inside the functions.
+Heavy libraries (onnxruntime, torchao) are imported inside the functions. onnx_builders.py attaches
+int8/fp16 to the onnxruntime backend; edgecv.load_plugins() imports it.
 """
 from ..utils.lazy import lazy_getattr
-from . import onnx_builders as _onnx_builders  # noqa: F401  (attaches int8/fp16 to the onnxruntime backend)
 from .spec import METHODS, PRECISIONS, QATSpec, QuantizeSpec
 
 _LAZY = {

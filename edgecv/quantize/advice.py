@@ -76,12 +76,12 @@ def advice_markdown(advice: Sequence[dict]) -> str:
     """The advice as a markdown table (one line per model and backend, all options listed)."""
     if not advice:
         return "_no model has both an FP32 reference and a quantized variant measured_\n"
-    lines = ["| model | backend | fastest within budget | top-1 % | drop pt | p50 ms | x FP32 | all options (p50 ms, drop pt) | note |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    from ..utils.tables import markdown_table
+
     fmt = lambda v, f: "-" if v is None else f.format(v)  # noqa: E731
-    for a in advice:
-        opts = ", ".join(f"{o['label']} {o['latency_ms_p50']:.3f} ({o['drop']:+.2f})" for o in a["options"])
-        lines.append(f"| {a['model']} | {a['backend']} | {a['advice_label'] or 'none'} (budget {a['budget']} pt) | "
-                     f"{fmt(a['top1'], '{:.2f}')} | {fmt(a['drop'], '{:.2f}')} | {fmt(a['latency_ms_p50'], '{:.3f}')} | "
-                     f"{fmt(a['speedup'], '{:.2f}')} | {opts} | {a['note'] or ''} |")
-    return "\n".join(lines) + "\n"
+    body = [[a["model"], a["backend"], f"{a['advice_label'] or 'none'} (budget {a['budget']} pt)", fmt(a["top1"], "{:.2f}"),
+             fmt(a["drop"], "{:.2f}"), fmt(a["latency_ms_p50"], "{:.3f}"), fmt(a["speedup"], "{:.2f}"),
+             ", ".join(f"{o['label']} {o['latency_ms_p50']:.3f} ({o['drop']:+.2f})" for o in a["options"]), a["note"] or ""]
+            for a in advice]
+    return markdown_table(["model", "backend", "fastest within budget", "top-1 %", "drop pt", "p50 ms", "x FP32",
+                           "all options (p50 ms, drop pt)", "note"], body)

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..backends.base import Artifact, ArtifactMetadata
-from ..utils.io import atomic_path
 from ..backends import REFERENCE_PRECISION
+from ..backends.base import Artifact, ArtifactMetadata
+from ..targets import Target, resolve_target
+from ..utils.io import atomic_path
 from .spec import BACKEND, QuantizeSpec
 
 
@@ -34,28 +35,34 @@ def source_metadata(path: Path) -> ArtifactMetadata:
 
 
 def quantize_onnx(fp32_path: str | Path, out_path: str | Path, precision: str = "int8", calibration=None,
-                  method: str | None = None, spec: QuantizeSpec | None = None, val=None, threads: int | None = None,
-                  log: Callable[[str], None] = lambda _s: None) -> QuantizeResult:
+                  method: str | None = None, spec: QuantizeSpec | None = None, val=None,
+                  log: Callable[[str], None] = lambda _s: None, target: str | Target | None = None) -> QuantizeResult:
     """Quantize `fp32_path` to `out_path`. `calibration`: a CalibrationSource or iterable of NCHW batches
     (INT8 only); `val`: an edgecv EvalSet, needed for `spec.budget` / `spec.min_agreement` and used to
-    report top-1 when given."""
+    report top-1 when given. `precision` and `method` override the spec's (threads, budget and the rest
+    are the spec's). `target`: the CPU the file is for (a name from edgecv.targets; default this
+    machine): it decides the INT8 weights (7-bit where 8-bit would saturate) and goes into the metadata."""
+    from ..backends.onnx_saturation import int8_saturation
     from ..utils.versions import package_versions
+    from .scheme import scheme, weights_for_target
 
     fp32_path, out_path = Path(fp32_path), Path(out_path)
     if not fp32_path.is_file():
         raise FileNotFoundError(f"ONNX model not found: {fp32_path}")
     if out_path.suffix.lower() != ".onnx":
         raise ValueError(f"{out_path}: the quantized artifact is an ONNX file; name it *.onnx")
-    overrides = {"precision": precision, **({"method": method} if method else {}), **({"threads": threads} if threads else {})}
+    overrides = {"precision": precision, **({"method": method} if method else {})}
     spec = (spec or QuantizeSpec()).model_copy(update=overrides)
     spec = QuantizeSpec.model_validate(spec.model_dump())  # re-validate the overrides
+    target = resolve_target(target)
+    spec = weights_for_target(spec, target)
     if spec.has_budget and val is None:
         raise ValueError("an accuracy budget or min_agreement needs validation images (--val-data DIR, or the recipe's val split)")
     meta = source_metadata(fp32_path)
     if meta.precision not in (REFERENCE_PRECISION, None):
         raise ValueError(f"{fp32_path} is already {meta.precision}; quantize the FP32 model")
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    report: dict = {"precision": spec.precision, "source": str(fp32_path)}
+    report: dict = {"precision": spec.precision, "source": str(fp32_path), "target": target.name}
     with tempfile.TemporaryDirectory(prefix="edgecv-quantize-") as tmp:
         work = Path(tmp)
         built = work / "model.onnx"
@@ -64,13 +71,17 @@ def quantize_onnx(fp32_path: str | Path, out_path: str | Path, precision: str = 
 
             convert_fp16(fp32_path, built)
         else:
-            report.update(_int8(fp32_path, built, spec, calibration, val, work, log))
+            report.update(_int8(fp32_path, built, spec, calibration, val, work, log), weights=scheme(spec))
+            check = int8_saturation(built)  # what x86 without VNNI would make of these weights
+            report["x86_without_vnni"] = "safe" if check.safe else "saturates"
+            if target.int8_saturates and not check.safe:  # by construction never: 7-bit and uint8 weights fit
+                raise RuntimeError(f"INT8 build for {target.describe()} is not saturation-safe: {check.summary()}")
         if val is not None and "top1" not in report:
             from .measure import top1
 
             report["fp32_top1"], report["top1"] = top1(fp32_path, val, spec.threads), top1(built, val, spec.threads)
             report["drop"] = round(report["fp32_top1"] - report["top1"], 3)
-        new = meta.copy(precision=spec.precision)
+        new = meta.copy(precision=spec.precision, target=target.to_dict())
         new.tool_versions = {**meta.tool_versions, **package_versions(("onnx", "onnxruntime"))}
         new.extra["quantization"] = {**report, "spec": spec.model_dump(exclude_none=True)}
         new.extra["source_artifact"] = str(fp32_path)
@@ -81,7 +92,8 @@ def quantize_onnx(fp32_path: str | Path, out_path: str | Path, precision: str = 
 
 
 def _int8(fp32_path: Path, out: Path, spec: QuantizeSpec, calibration, val, work: Path, log) -> dict:
-    from .ptq_onnx import calibration_images, fp32_nodes, onnx_input, preprocess_model, quantize_qdq, quantized_nodes
+    from ..backends.onnx_file import onnx_input
+    from .ptq_onnx import calibration_images, fp32_nodes, preprocess_model, quantize_qdq, quantized_nodes
 
     _, shape = onnx_input(fp32_path)
     images = calibration_images(calibration, shape, fp32_path.name, limit=spec.calib_size)
@@ -94,8 +106,8 @@ def _int8(fp32_path: Path, out: Path, spec: QuantizeSpec, calibration, val, work
     if not spec.has_budget:
         quantize_qdq(prepared, out, spec, cache, images)
         return {**info, "int8_nodes": len(quantized_nodes(out)), "kept_fp32": []}
-    from .budget import fit_budget
     from ..eval.logits import agreement
+    from .budget import Judge, fit_budget
     from .measure import latency_ms, predictions
 
     fp32_top1, fp32_preds = predictions(fp32_path, val, spec.threads)
@@ -105,8 +117,8 @@ def _int8(fp32_path: Path, out: Path, spec: QuantizeSpec, calibration, val, work
         return top1, agreement(preds, fp32_preds)
 
     sample = val.first(1)
-    res = fit_budget(prepared, out, spec, cache, images, score, lambda p: latency_ms(p, sample, spec.threads),
-                     fp32_top1, work, spec.threads, log)
+    res = fit_budget(prepared, out, spec, cache, images, Judge(score, lambda p: latency_ms(p, sample, spec.threads), fp32_top1),
+                     work, log)
     res.steps.insert(0, {"step": "fp32", "fp32_nodes": None, "kept": [], "added": [], "top1": fp32_top1, "drop": 0.0,
                          "agreement": 100.0, "met": True, "latency_ms_p50": latency_ms(fp32_path, sample, spec.threads),
                          "latency_cost_ms": None})

@@ -59,24 +59,33 @@ def rank_sensitivity(prepared: Path, spec: QuantizeSpec, cache: Path, images: np
     return sorted(ranked, key=lambda r: -r["error"])
 
 
-def fit_budget(prepared: Path, out_path: Path, spec: QuantizeSpec, cache: Path, images: np.ndarray,
-               score: Callable[[Path], tuple[float, float | None]], latency: Callable[[Path], float], fp32_top1: float,
-               work: Path, threads: int | None = None, log: Callable[[str], None] = lambda _s: None) -> BudgetResult:
+@dataclass(frozen=True)
+class Judge:
+    """How each candidate model is judged: `score(path)` gives (top-1 %, agreement % with the FP32 model's
+    predictions), `latency(path)` its p50 in ms; `fp32_top1` is what the drop is measured from."""
+    score: Callable[[Path], tuple[float, float | None]]
+    latency: Callable[[Path], float]
+    fp32_top1: float
+
+
+def fit_budget(prepared: Path, out_path: Path, spec: QuantizeSpec, cache: Path, images: np.ndarray, judge: Judge,
+               work: Path, log: Callable[[str], None] = lambda _s: None) -> BudgetResult:
     """Quantize, and while over budget keep the next most sensitive group in FP32; the chosen model
-    (the first within budget, else the most accurate tried) is copied to `out_path`. `score(path)` gives
-    (top-1 %, agreement % with the FP32 model's predictions)."""
+    (the first within budget, else the most accurate tried) is copied to `out_path`. Measurements run
+    with `spec.threads`."""
     if not spec.has_budget:
         raise ValueError("fit_budget needs spec.budget (top-1 points below FP32) or spec.min_agreement (%)")
     full = quantize_qdq(prepared, work / "step0.onnx", spec, cache, images)
     candidates = quantized_nodes(full)
-    steps = [_step(0, full, [], [], score, latency, fp32_top1, spec)]
+    fp32_top1 = judge.fp32_top1
+    steps = [_step(0, full, [], [], judge, spec)]
     log(f"INT8: {_describe(steps[0])} vs FP32 {fp32_top1:.2f}%; required: {_required(spec)}")
     ranking: list[dict] = []
     kept: list[str] = []
     if not steps[0]["met"] and candidates:
         sens_images = images[: spec.sensitivity_images]
         log(f"over budget: ranking {len(candidates)} quantized nodes by sensitivity on {len(sens_images)} images")
-        ranking = rank_sensitivity(prepared, spec, cache, sens_images, work, candidates, threads)
+        ranking = rank_sensitivity(prepared, spec, cache, sens_images, work, candidates, spec.threads)
         group = spec.group_size or max(1, round(0.05 * len(candidates)))
         limit = max(1, math.floor(spec.max_fp32_fraction * len(candidates)))
         order = [r["node"] for r in ranking]
@@ -84,7 +93,7 @@ def fit_budget(prepared: Path, out_path: Path, spec: QuantizeSpec, cache: Path, 
             added = order[len(kept) : min(len(kept) + group, limit)]
             kept = kept + added
             path = quantize_qdq(prepared, work / f"step{len(steps)}.onnx", spec, cache, images, nodes_to_exclude=kept)
-            steps.append(_step(len(steps), path, kept, added, score, latency, fp32_top1, spec, steps[-1]))
+            steps.append(_step(len(steps), path, kept, added, judge, spec, steps[-1]))
             s = steps[-1]
             log(f"step {s['step']}: {len(kept)} node(s) in FP32, {_describe(s)}, "
                 f"p50 {s['latency_ms_p50']:.3f} ms ({s['latency_cost_ms']:+.3f} ms)")
@@ -111,11 +120,11 @@ def _describe(step: dict) -> str:
     return f"top-1 {step['top1']:.2f}% ({-step['drop']:+.2f} pt){agree}"
 
 
-def _step(i: int, path: Path, kept: list[str], added: list[str], score, latency, fp32_top1: float, spec: QuantizeSpec,
+def _step(i: int, path: Path, kept: list[str], added: list[str], judge: Judge, spec: QuantizeSpec,
           prev: dict | None = None) -> dict:
-    top1, agree = score(path)
-    lat = float(latency(path))
-    drop = round(fp32_top1 - float(top1), 4)
+    top1, agree = judge.score(path)
+    lat = float(judge.latency(path))
+    drop = round(judge.fp32_top1 - float(top1), 4)
     return {"step": i, "path": path, "fp32_nodes": len(kept), "kept": list(kept), "added": list(added),
             "top1": round(float(top1), 3), "drop": drop, "agreement": agree,
             "met": spec.within_budget(drop, agree), "latency_ms_p50": lat,

@@ -17,7 +17,7 @@ def _convert(precision: str):
         out = Path(out_dir) / f"{source.metadata.source_model}-{precision}.onnx"
         # option `quantize`: a QuantizeSpec (calibration method, per-channel, ...); its defaults otherwise
         return quantize_onnx(source.path, out, precision, calibration if precision == "int8" else None,
-                             spec=options.get("quantize")).artifact
+                             spec=options.get("quantize"), target=options.get("target")).artifact
 
     return build
 

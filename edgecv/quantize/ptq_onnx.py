@@ -13,6 +13,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from ..backends.onnx_file import onnx_input
 from ..data.calibration import array_reader
 from .spec import QuantizeSpec
 
@@ -22,19 +23,6 @@ TOOLS = ("onnx", "onnxruntime")
 
 class CalibrationError(ValueError):
     """The calibration data cannot calibrate this model (missing, empty, or the wrong shape)."""
-
-
-def onnx_input(path: str | Path) -> tuple[str, list]:
-    """(name, shape) of the model's single image input; symbolic dims are strings."""
-    import onnx
-
-    graph = onnx.load(str(path), load_external_data=False).graph
-    inits = {t.name for t in graph.initializer}
-    inputs = [i for i in graph.input if i.name not in inits]
-    if len(inputs) != 1:
-        raise ValueError(f"{path}: expected one image input, found {len(inputs)}")
-    dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in inputs[0].type.tensor_type.shape.dim]
-    return inputs[0].name, dims
 
 
 def calibration_images(calibration, expected_shape: Sequence, what: str, limit: int | None = None) -> np.ndarray:
@@ -152,6 +140,7 @@ def quantize_qdq(prepared: str | Path, out_path: str | Path, spec: QuantizeSpec,
             name, _ = onnx_input(prepared)
             reader = array_reader(images, name)
     act = QuantType.QUInt8 if spec.activation_type == "uint8" else QuantType.QInt8
+    weights = QuantType.QUInt8 if spec.weight_type == "uint8" else QuantType.QInt8
     extra = {"ActivationSymmetric": spec.activation_type == "int8", "WeightSymmetric": True}
     if spec.method == "percentile":
         extra["CalibPercentile"] = spec.percentile
@@ -159,7 +148,7 @@ def quantize_qdq(prepared: str | Path, out_path: str | Path, spec: QuantizeSpec,
     with quiet_ort_logging():
         quantize_static(
             str(prepared), str(out_path), reader, quant_format=QuantFormat.QDQ, per_channel=spec.per_channel,
-            reduce_range=spec.reduce_range, activation_type=act, weight_type=QuantType.QInt8,
+            reduce_range=bool(spec.reduce_range), activation_type=act, weight_type=weights,
             nodes_to_exclude=list(dict.fromkeys([*nodes_to_exclude, *kept])),
             nodes_to_quantize=list(nodes_to_quantize or []),
             calibrate_method=getattr(CalibrationMethod, ORT_METHODS[spec.method]), extra_options=extra,

@@ -8,6 +8,7 @@ the teacher's KD loss, convert, and export Q/DQ ONNX that ONNX Runtime runs as I
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import copy
 import io
 import warnings
@@ -24,9 +25,12 @@ def _need_torchao():
         raise ImportError("QAT needs torchao: pip install 'edgecv[quantize]'") from None
 
 
-def prepare_qat(model, sample):
-    """A fake-quantized copy of `model` (a torch.export GraphModule that still trains); `model` is untouched."""
+def prepare_qat(model, sample, seven_bit_weights: bool = False):
+    """A fake-quantized copy of `model` (a torch.export GraphModule that still trains); `model` is untouched.
+    `seven_bit_weights`: weights in [-64, 63], for x86 without VNNI (8-bit ones saturate int16 there)."""
     _need_torchao()
+    import dataclasses
+
     import torch
     from torchao.quantization.pt2e import allow_exported_model_train_eval
     from torchao.quantization.pt2e.quantize_pt2e import prepare_qat_pt2e
@@ -40,32 +44,38 @@ def prepare_qat(model, sample):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         graph = torch.export.export(float_model, (sample.cpu(),), dynamic_shapes=({0: batch},)).module()
-        quantizer = X86InductorQuantizer().set_global(get_default_x86_inductor_quantization_config(is_qat=True))
+        config = get_default_x86_inductor_quantization_config(is_qat=True)
+        if seven_bit_weights:
+            config = dataclasses.replace(config, weight=dataclasses.replace(config.weight, quant_min=-64, quant_max=63))
+        quantizer = X86InductorQuantizer().set_global(config)
         prepared = prepare_qat_pt2e(graph, quantizer)
     allow_exported_model_train_eval(prepared)  # so the training loop's .train()/.eval() work
     prepared.edgecv_spec = getattr(model, "edgecv_spec", None)
     return prepared
 
 
-def qat_finetune(model, train_loader, val_loader, spec: QATSpec, sample, teacher=None, teacher_input=None,
-                 out_dir: str | Path | None = None, device="cpu", seed: int = 0):
-    """Prepare `model` for QAT and fine-tune it (KD from `teacher` when given); returns (prepared, summary)."""
-    from ..train.loop import fit
+def qat_finetune(model, train_loader, val_loader, spec: QATSpec, sample, teacher=None, out_dir: str | Path | None = None,
+                 run=None, **run_fields):
+    """Prepare `model` for QAT and fine-tune it (KD from `teacher`, a KDTeacher, when given; its losses
+    default to spec.losses); returns (prepared, summary). `run` (a FitRun, or its fields: device, seed)
+    says how; QAT never resumes. `seven_bit_weights` (a keyword): 7-bit weights, for x86 without VNNI."""
+    from ..train.loop import FitRun, fit
     from ..train.tasks import ClassificationTask
+    from ..utils.options import with_fields
 
-    prepared = prepare_qat(model, sample)
+    seven_bit_weights = bool(run_fields.pop("seven_bit_weights", False))
+    run = with_fields(FitRun, run or FitRun(desc="qat"), {**run_fields, "resume": False}, "qat_finetune")
+    prepared = prepare_qat(model, sample, seven_bit_weights)
     if teacher is not None:
-        from ..distill import build_distiller
-
         was = prepared.training
-        task = build_distiller(prepared, [teacher], spec.losses, sample.cpu(), [teacher_input] if teacher_input else None)
+        teacher = teacher if teacher.losses is not None else dataclasses.replace(teacher, losses=spec.losses)
+        task = teacher.distiller(prepared, sample.cpu())
         prepared.train(was)
     else:
         task = ClassificationTask(prepared, spec.label_smoothing)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        summary = fit(task, prepared, train_loader, val_loader, spec.train_spec(), out_dir=out_dir, device=device,
-                      desc="qat", resume=False, seed=seed)
+        summary = fit(task, prepared, train_loader, val_loader, spec.train_spec(), out_dir, run)
     prepared.cpu()
     return prepared, summary
 

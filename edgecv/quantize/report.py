@@ -8,15 +8,16 @@ def steps_markdown(steps: Sequence[dict]) -> str:
     """One line per model tried by the budget loop: nodes kept in FP32, top-1, drop, latency and its cost."""
     if not steps:
         return ""
-    lines = ["| step | nodes in FP32 | added this step | top-1 % | drop pt | agreement % | within budget | p50 ms | "
-             "latency cost ms |", "|---|---|---|---|---|---|---|---|---|"]
-    for s in steps:
-        added = ", ".join(s.get("added") or []) or "-"
+    from ..utils.tables import markdown_table
+
+    def row(s: dict) -> list[str]:
         cost = s.get("latency_cost_ms")
-        lines.append(f"| {s['step']} | {'-' if s.get('fp32_nodes') is None else s['fp32_nodes']} | {added} | "
-                     f"{s['top1']:.2f} | {s['drop']:.2f} | {_pct(s.get('agreement'))} | {'yes' if s['met'] else 'no'} | {s['latency_ms_p50']:.3f} | "
-                     f"{'-' if cost is None else f'{cost:+.3f}'} |")
-    return "\n".join(lines) + "\n"
+        return [s["step"], "-" if s.get("fp32_nodes") is None else s["fp32_nodes"], ", ".join(s.get("added") or []) or "-",
+                f"{s['top1']:.2f}", f"{s['drop']:.2f}", _pct(s.get("agreement")), "yes" if s["met"] else "no",
+                f"{s['latency_ms_p50']:.3f}", "-" if cost is None else f"{cost:+.3f}"]
+
+    return markdown_table(["step", "nodes in FP32", "added this step", "top-1 %", "drop pt", "agreement %",
+                           "within budget", "p50 ms", "latency cost ms"], map(row, steps))
 
 
 def summary_line(report: dict) -> str:
@@ -24,6 +25,9 @@ def summary_line(report: dict) -> str:
     parts = [report.get("precision", "?").upper()]
     if report.get("method"):
         parts.append(f"{report['method']} calibration on {report.get('calib_images')} images")
+    if report.get("weights"):
+        safe = {"safe": "safe", "saturates": "saturates"}.get(report.get("x86_without_vnni"), "?")
+        parts.append(f"{report['weights']} for target {report.get('target')} ({safe} on x86 without VNNI)")
     if report.get("top1") is not None and report.get("fp32_top1") is not None:
         parts.append(f"top-1 {report['top1']:.2f}% vs FP32 {report['fp32_top1']:.2f}% ({-report['drop']:+.2f} pt)")
     if report.get("keep_fp32"):

@@ -38,7 +38,12 @@ class QuantizeSpec(BaseModel):
     per_channel: bool = Field(True, description="one weight scale per output channel (Conv/Gemm)")
     activation_type: Literal["uint8", "int8"] = Field(
         "uint8", description="uint8 (asymmetric): ONNX Runtime's fast x86/ARM path; int8 (symmetric): what TensorRT expects")
-    reduce_range: bool = Field(False, description="7-bit weights, for x86 CPUs without VNNI")
+    # On x86 without VNNI, u8 x s8 kernels add pairs of products into a saturating int16: `reduce_range`
+    # (7-bit weights) or uint8 weights avoid it. None: decided by the build's target (edgecv.targets).
+    reduce_range: Optional[bool] = Field(None, description="7-bit weights (|w| <= 64); default: on for targets "
+                                         "whose int8 kernels saturate (x86 without VNNI), off elsewhere")
+    weight_type: Literal["int8", "uint8"] = Field("int8", description="int8 (u8 x s8 kernels; VNNI, ARM, x86 7-bit) "
+                                                  "or uint8 (U8U8 kernels: never saturate, slower on VNNI)")
     preprocess: bool = Field(True, description="run ONNX Runtime's quant_pre_process (shape inference + graph fusion) first")
     keep_fp32: list[str] = Field(default_factory=list, description="nodes kept in FP32 from the start: ONNX operator types "
                                  "(e.g. HardSwish, Gemm) or patterns: stem, se, hardswish, depthwise (edgecv.quantize.select)")
@@ -88,7 +93,6 @@ class QATSpec(TrainSpec):
     @field_validator("losses")
     @classmethod
     def _check_losses(cls, v):
-        from ..distill import LOSSES  # noqa: F401  (registers the built-in losses)
         from ..distill.registry import validate_loss_config
 
         return [validate_loss_config(item) for item in v]

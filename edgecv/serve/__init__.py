@@ -15,8 +15,9 @@ and a missing extra says what to install.
 """
 from __future__ import annotations
 
-from importlib import import_module
 from importlib.util import find_spec
+
+from ..utils.lazy import lazy_getattr
 
 # import name -> the distribution that provides it (all in the `serve` extra)
 SERVE_REQUIREMENTS = {"fastapi": "fastapi", "uvicorn": "uvicorn", "httptools": "httptools (uvicorn[standard])",
@@ -40,13 +41,13 @@ def require_serve_extra() -> None:
         raise ImportError(f"the REST service needs {', '.join(missing)}: pip install 'edgecv[serve]'")
 
 
+_lazy = lazy_getattr(__name__, _LAZY)
+
+
 def __getattr__(name: str):
-    if name not in _LAZY:
-        raise AttributeError(f"module '{__name__}' has no attribute '{name}'")
-    module, attr = _LAZY[name]
-    if module not in ("settings", "batcher", "decoding"):  # these three need no web library
+    if name in _LAZY and _LAZY[name][0] not in ("settings", "batcher", "decoding"):  # these three need no web library
         require_serve_extra()
-    return getattr(import_module(f"{__name__}.{module}"), attr)
+    return _lazy(name)
 
 
 __all__ = [*_LAZY, "require_serve_extra"]

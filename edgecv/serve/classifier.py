@@ -21,7 +21,6 @@ import asyncio
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
-from ..eval.logits import topk_indices
 from ..utils.memory import release_freed_memory
 from .batcher import BatchOutput, DynamicBatcher, ShuttingDown
 from .budget import BudgetTooSmall, ByteBudget
@@ -112,11 +111,8 @@ class Classifier:
             image.close()  # its decoded pixels are freed now, not whenever the object is collected
 
     def _result(self, out: BatchOutput, topk: int) -> ImageResult:
-        logits = np.asarray(out.logits, dtype=np.float64).reshape(1, -1)
-        z = np.exp(logits - logits.max())
-        probs = (z / z.sum())[0]
-        names = self.predictor.class_names(logits.shape[1])
-        labels = [Label(label=names[i], score=round(float(probs[i]), 6), index=int(i)) for i in topk_indices(logits, topk)[0]]
+        pred = self.predictor.predictions(np.asarray(out.logits).reshape(1, -1), topk)[0]
+        labels = [Label(label=name, score=round(score, 6), index=i) for name, score, i in zip(pred.labels, pred.scores, pred.indices)]
         return ImageResult(predictions=labels, batch_size=out.batch_size, inference_ms=round(out.inference_s * 1000, 3))
 
 

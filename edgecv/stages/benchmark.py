@@ -46,11 +46,11 @@ class BenchmarkStage(StageConfig):
 @register_stage("benchmark", BenchmarkStage)
 def run(ctx, cfg: BenchmarkStage, stage_dir: Path) -> dict:
     """Rows for the torch reference and every exported artifact; writes a ledger into the stage folder."""
-    from ..backends import REFERENCE_BACKEND, REFERENCE_PRECISION
+    from ..backends import REFERENCE_BACKEND, REFERENCE_PRECISION, module_runner
     from ..backends.build import build_artifact
-    from ..backends.torch_eager import module_runner
     from ..bench import Thresholds, TimingConfig, benchmark_artifact, fingerprint, write_ledger
     from ..bench.environment import usable_cores
+    from ..bench.deploy import deploy_choices
     from ..bench.ledger import add_speedups
     from ..models import model_name
     from ..utils.console import get_console
@@ -72,7 +72,7 @@ def run(ctx, cfg: BenchmarkStage, stage_dir: Path) -> dict:
         if cfg.torch_reference:
             con.print(f"  benchmarking {role} (torch reference)")
             built = build_artifact(REFERENCE_BACKEND, model, ctx.sample(), stage_dir / REFERENCE_BACKEND / role,
-                                   REFERENCE_PRECISION, None, ctx.preprocess)
+                                   REFERENCE_PRECISION, preprocess=ctx.preprocess)
             if built.status == "ok":
                 # The in-memory model is the reference (a pruned one may not reload from a plain file).
                 rows += benchmark_artifact(built.artifact, reference_model=model, name=model_name(model),
@@ -93,7 +93,8 @@ def run(ctx, cfg: BenchmarkStage, stage_dir: Path) -> dict:
     con.print(f"  {len(rows)} rows -> {files['report']} (the run's report prints them)", markup=False)
     return {"rows": len(rows), "ledger": {k: str(v) for k, v in files.items()},
             "statuses": {f"{r['name']}/{r['backend']}/{r['precision']}/b{r['batch']}"
-                         + (f"/{r['emulated']}" if r.get("emulated") else ""): r["status"] for r in rows}}
+                         + (f"/{r['emulated']}" if r.get("emulated") else ""): r["status"] for r in rows},
+            "deploy": deploy_choices(rows, cfg.max_top1_drop)}  # timed rows only: emulated ones have no latency
 
 
 def _artifact_rows(a: dict, model, common: dict, con) -> list[dict]:

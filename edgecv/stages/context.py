@@ -152,7 +152,13 @@ class RunContext:
         return Artifact.from_path(hits[-1]["path"], backend) if hits else None
 
     def add_result(self, row: dict) -> None:
-        """Add or replace a ledger row (keyed by name, role, backend, precision, batch and emulated class)."""
+        """Add or replace a ledger row (keyed by name, role, backend, precision, batch and emulated class). Every
+        row says which CPU it was measured on (arch and the features that decide quantized kernels, edgecv.targets);
+        an emulated row's come from its class."""
+        from ..targets import host_target
+
+        row.setdefault("cpu_features", host_target().compact())
+
         def key(r: dict) -> tuple:
             return (r.get("name"), r.get("role"), r.get("backend", REFERENCE_BACKEND), r.get("precision", REFERENCE_PRECISION),
                     r.get("batch", 1), r.get("emulated"))

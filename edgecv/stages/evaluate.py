@@ -57,7 +57,7 @@ def _torch_latency(model, shape, threads: int | None) -> dict:
     import numpy as np
     import torch
 
-    from ..backends.torch_eager import module_runner
+    from ..backends import module_runner
     from ..bench.environment import usable_cores
     from ..utils.timing import OtherLoad, TimingConfig, latency_stats, time_runner
 

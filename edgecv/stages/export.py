@@ -21,6 +21,9 @@ class ExportStage(StageConfig):
     class_names: Optional[Union[list[str], str]] = Field(None, description="what the outputs are called in these "
                                                          "artifacts: a list, or a class names file (one per line); "
                                                          "default: the data's class names")
+    target: str = Field("host", description="the CPU the artifacts are for: host (this machine) or a named target "
+                        "(x86-vnni, x86-avx2, arm64-a53, arm64-a76, arm64-i8mm, jetson); it decides e.g. ONNX "
+                        "Runtime's INT8 weights and goes into each artifact's metadata")
 
     def roles_used(self):
         return [("models", m) for m in self.models or []]
@@ -41,6 +44,13 @@ class ExportStage(StageConfig):
         if bad:
             raise ValueError(f"unknown precision(s) {', '.join(bad)}; backends here run {', '.join(known)}")
         return names
+
+    @field_validator("target")
+    @classmethod
+    def _known_target(cls, name: str) -> str:
+        from ..targets import check_target_name
+
+        return check_target_name(name)
 
     @field_validator("options")
     @classmethod
@@ -84,7 +94,8 @@ def run(ctx, cfg: ExportStage, stage_dir: Path) -> dict:
             for precision in sorted(wanted, key=lambda p: p != REFERENCE_PRECISION):
                 calibration = ctx.calibration(cfg.calib_size, cfg.calib_batch) if runs[precision].needs_calibration else None
                 res = build_artifact(backend, model, ctx.sample(), stage_dir / role / backend, precision, calibration,
-                                     preprocess, options=_options(cfg.options, backend), source=fp32)
+                                     _options(cfg.options, backend), preprocess=preprocess, source=fp32,
+                                     target=cfg.target)
                 if precision == REFERENCE_PRECISION and res.status == "ok":
                     fp32 = res.artifact
                 built.append(ctx.add_artifact(res.record(model_name(model)), role))

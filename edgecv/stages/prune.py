@@ -45,7 +45,7 @@ def run(ctx, cfg: PruneStage, stage_dir: Path) -> dict:
     from ..backends import REFERENCE_BACKEND, REFERENCE_PRECISION, resolve_backend
     from ..models import model_name
     from ..prune.history import summary
-    from ..prune.iterative import prune_model
+    from ..prune.iterative import PruneRun, prune_model
 
     model = ctx.model(cfg.model)
     spec = cfg.prune
@@ -57,9 +57,9 @@ def run(ctx, cfg: PruneStage, stage_dir: Path) -> dict:
     # the teacher sees inputs in its own normalisation (an unpruned copy of the model itself needs none)
     teacher_input = ctx.teacher_input(teacher_role) if teacher_role not in (None, "self") else None
     train_loader, val_loader = ctx.loaders()
-    result = prune_model(model, spec, train_loader=train_loader, val_loader=val_loader, teacher=teacher,
-                         teacher_input=teacher_input, input_shape=ctx.input_shape, out_dir=stage_dir, device=ctx.device,
-                         seed=ctx.seed)
+    result = prune_model(model, spec, PruneRun(train_loader, val_loader, teacher=teacher, teacher_input=teacher_input,
+                                               input_shape=ctx.input_shape, out_dir=stage_dir, device=ctx.device,
+                                               seed=ctx.seed))
     name = model_name(model)
     timed_on = resolve_backend(spec.backend)  # 'onnx' -> 'onnxruntime', so rows match the other ledger rows
     last = len(result.steps) - 1

@@ -1,5 +1,5 @@
 """Stages are registered by name with a typed config; adding a stage is one file plus one line in
-`STAGE_MODULES` (edgecv/stages/__init__.py).
+`STAGE_MODULES` below. The stage-independence contract (pyproject.toml) reads the same list.
 
 A stage's config *holds* the workflow spec it runs (a TrainSpec, a PruneSpec...) in one field rather
 than inheriting from it: the recipe still writes the spec's keys flat beside the stage's own keys
@@ -70,7 +70,9 @@ class StageDef:
     summary: str = ""
 
 
-STAGES: Registry[StageDef] = Registry("stage")
+# One line per stage: its module edgecv/stages/<name>.py, loaded on the registry's first look-up.
+STAGE_MODULES = ("train", "distill", "evaluate", "export", "benchmark", "prune", "quantize")
+STAGES: Registry[StageDef] = Registry("stage", plugins=[f"edgecv.stages.{m}" for m in STAGE_MODULES])
 
 
 def register_stage(name: str, config: type[StageConfig]):

@@ -24,6 +24,7 @@ _LAZY = {
     "SweepSpec": ("edgecv.sweep.study", "SweepSpec"),
     "run_sweep": ("edgecv.sweep.driver", "run_sweep"),
     "prepare_sweep": ("edgecv.sweep.driver", "prepare_sweep"),
+    "SweepOptions": ("edgecv.sweep.driver", "SweepOptions"),
     "parse_grid": ("edgecv.sweep.space", "parse_grid"),
     "parse_space": ("edgecv.sweep.space", "parse_space"),
 }

@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -27,12 +28,32 @@ META = "sweep.json"
 MAX_GRID = 10_000
 
 
-def prepare_sweep(recipe: str | Path, *, grid: Sequence[str] = (), space: Sequence[str] = (), random: int | None = None,
-                  tpe: int | None = None, objective: str = "top1", latency_bound: float | None = None,
-                  metric_row: str | None = None, seed: int = 0, storage: str | None = None, study: str | None = None,
-                  out: str | Path | None = None, sets: Sequence[str] = ()) -> SweepSpec:
-    """Parse and check a sweep's inputs (nothing runs, nothing is written); a SweepError names the first problem."""
+@dataclass(frozen=True)
+class SweepOptions:
+    """What to search and how (the `edgecv sweep` flags, as text: they are parsed and checked here)."""
+    grid: Sequence[str] = ()  # key.path=v1,v2 ...: every combination
+    space: Sequence[str] = ()  # key.path=low:high[:log] or key.path=v1,v2, for random / tpe
+    random: int | None = None  # trials drawn at random from the space
+    tpe: int | None = None  # trials chosen by TPE from the space
+    objective: str = "top1"  # top1, latency or score; several, comma-separated, make a multi-objective study
+    latency_bound: float | None = None  # ms, for the score objective
+    metric_row: str | None = None  # key=value,... choosing the scored ledger row
+    seed: int = 0
+    storage: str | None = None  # an Optuna storage URL; default: a SQLite file in the sweep folder
+    study: str | None = None  # the study's name; default: from the recipe and the settings
+    out: str | Path | None = None  # the sweep folder
+    sets: Sequence[str] = ()  # fixed --set overrides of every trial
+
+
+def prepare_sweep(recipe: str | Path, options: SweepOptions | None = None, **fields) -> SweepSpec:
+    """Parse and check a sweep's inputs (nothing runs, nothing is written); a SweepError names the first
+    problem. `options` (or its fields as keywords) say what to search."""
     from ..recipe import read_recipe_file, recipe_fingerprint
+    from ..utils.options import with_fields
+
+    o = with_fields(SweepOptions, options, fields, "prepare_sweep")
+    grid, space, random, tpe, objective, sets = o.grid, o.space, o.random, o.tpe, o.objective, o.sets
+    latency_bound, out = o.latency_bound, o.out
 
     modes = [m for m, on in (("grid", bool(grid)), ("random", random is not None), ("tpe", tpe is not None)) if on]
     if len(modes) != 1:
@@ -50,7 +71,7 @@ def prepare_sweep(recipe: str | Path, *, grid: Sequence[str] = (), space: Sequen
     dims: list[Dim] = [parse_grid(g) for g in grid] if mode == "grid" else [parse_space(s) for s in space]
     objectives = parse_objectives(objective)
     check_objective_settings(objectives, latency_bound)
-    row = parse_metric_row(metric_row)
+    row = parse_metric_row(o.metric_row)
     base, dims = validate_dims(recipe, sets, dims)
     if not any(st.type in ("evaluate", "benchmark") for st in base.stages):
         raise SweepError(f"{recipe}: the recipe has no evaluate or benchmark stage, so its runs measure nothing to "
@@ -69,7 +90,7 @@ def prepare_sweep(recipe: str | Path, *, grid: Sequence[str] = (), space: Sequen
     return SweepSpec(recipe=str(Path(recipe).resolve()), recipe_name=base.name,
                      recipe_sha=recipe_fingerprint(raw)["sha256"], mode=mode, dims=dims, trials=trials,
                      objectives=objectives, out=str(Path(out).expanduser().resolve()), sets=list(sets),
-                     latency_bound=latency_bound, metric_row=row, seed=seed, storage=storage, study_name=study)
+                     latency_bound=latency_bound, metric_row=row, seed=o.seed, storage=o.storage, study_name=o.study)
 
 
 def _grid_size(dims: Sequence[Dim]) -> int:

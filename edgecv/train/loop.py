@@ -11,6 +11,7 @@ import csv
 import io
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -22,6 +23,7 @@ import torch.nn as nn
 from ..eval.metrics import evaluate
 from ..utils.console import get_console
 from ..utils.io import torch_save, write_text
+from ..utils.options import with_fields
 from .schedule import build_optimizer, build_scheduler
 from .spec import TrainSpec
 
@@ -32,38 +34,53 @@ def is_main_process() -> bool:
     return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
 
-def fit(
-    task: nn.Module,
-    model: nn.Module,
-    train_loader,
-    val_loader,
-    spec: TrainSpec,
-    out_dir: str | Path | None = None,
-    device: str | torch.device = "cpu",
-    desc: str = "train",
-    resume: bool = True,
-    seed: int = 0,
-    on_epoch_end: Callable[[int, dict], None] | None = None,
-) -> dict:
+@dataclass(frozen=True)
+class FitRun:
+    """How `fit` runs: where, under which label and seed, resumed or not, and who hears of each epoch."""
+    device: str | torch.device = "cpu"
+    desc: str = "train"  # the progress bar's and the log's label
+    resume: bool = True  # continue from out_dir/last.pt when it is there
+    seed: int = 0  # data order and augmentation depend only on (seed, epoch)
+    on_epoch_end: Callable[[int, dict], None] | None = None
+
+
+def fit(task: nn.Module, model: nn.Module, train_loader, val_loader, spec: TrainSpec,
+        out_dir: str | Path | None = None, run: FitRun | None = None, **run_fields) -> dict:
     """Train `task`, keep the best val top-1 weights in `model` (or the last, `spec.keep`); returns a summary.
 
-    `val_loader` may be None only with `keep: last`: then no epoch is evaluated. With `spec.threads`,
-    torch's process-wide thread count is set for the training and restored afterwards."""
+    `run` (or its fields as keywords: device, desc, resume, seed, on_epoch_end) says how. `val_loader`
+    may be None only with `keep: last`: then no epoch is evaluated. With `spec.threads`, torch's
+    process-wide thread count is set for the training and restored afterwards."""
+    run = with_fields(FitRun, run, run_fields, "fit")
     before = torch.get_num_threads()
     if spec.threads:
         torch.set_num_threads(spec.threads)
     try:
-        return _fit(task, model, train_loader, val_loader, spec, out_dir, device, desc, resume, seed, on_epoch_end)
+        return _fit(task, model, train_loader, val_loader, spec, Path(out_dir) if out_dir else None, run)
     finally:
         torch.set_num_threads(before)
 
 
-def _fit(task, model, train_loader, val_loader, spec: TrainSpec, out_dir, device, desc, resume, seed,
-         on_epoch_end) -> dict:
+@dataclass
+class _Epoch:
+    """What every training step of a fit uses."""
+    runner: nn.Module  # the task, or its DDP wrapper
+    task: nn.Module
+    opt: torch.optim.Optimizer
+    sched: object
+    scaler: torch.amp.GradScaler
+    spec: TrainSpec
+    amp_dtype: torch.dtype | None
+    device: torch.device
+    mixer: object | None = None  # timm's Mixup
+    time_used: Callable[[], float] | None = None  # share of the time budget spent
+
+
+def _fit(task, model, train_loader, val_loader, spec: TrainSpec, out: Path | None, run: FitRun) -> dict:
     if val_loader is None and spec.keep == "best":
         raise ValueError("keeping the best epoch needs val data; give a val loader or set keep: last")
-    device = torch.device(device)
-    out = Path(out_dir) if out_dir else None
+    device = torch.device(run.device)
+    desc, seed = run.desc, run.seed
     task.to(device)
     if spec.channels_last:
         task.to(memory_format=torch.channels_last)
@@ -77,10 +94,10 @@ def _fit(task, model, train_loader, val_loader, spec: TrainSpec, out_dir, device
     if distributed and spec.time_limit_min:
         raise ValueError("time_limit_min is for single-process training: DDP ranks would stop at different steps")
     runner = nn.parallel.DistributedDataParallel(task) if distributed else task
-    mixer = _mixer(spec, model)
+    epoch_run = _Epoch(runner, task, opt, sched, scaler, spec, amp_dtype, device, _mixer(spec, model), time_used)
 
     state = {"epoch": 0, "best_top1": -1.0, "best_epoch": -1, "history": [], "bad_epochs": 0}
-    if resume and out and (out / LAST).is_file():
+    if run.resume and out and (out / LAST).is_file():
         state = _load_last(out / LAST, task, opt, sched, scaler)
         if is_main_process():
             get_console().print(f"[dim]{desc}: resuming from {out / LAST} at epoch {state['epoch']}[/]")
@@ -99,8 +116,7 @@ def _fit(task, model, train_loader, val_loader, spec: TrainSpec, out_dir, device
         t0 = time.perf_counter()
         if begin_epoch:
             begin_epoch(epoch)
-        train_loss, train_acc = _train_epoch(runner, task, train_loader, opt, sched, scaler, spec, amp_dtype, device,
-                                             steps_per_epoch, f"{desc} {epoch + 1}/{spec.epochs}", mixer, time_used)
+        train_loss, train_acc = _train_epoch(epoch_run, train_loader, steps_per_epoch, f"{desc} {epoch + 1}/{spec.epochs}")
         if end_epoch:
             end_epoch()
         train_seconds = time.perf_counter() - t0
@@ -132,8 +148,8 @@ def _fit(task, model, train_loader, val_loader, spec: TrainSpec, out_dir, device
                 for k, v in row.items():
                     if k != "epoch" and v is not None:
                         tb.add_scalar(f"{desc}/{k}", v, epoch + 1)
-        if on_epoch_end:
-            on_epoch_end(epoch, row)
+        if run.on_epoch_end:
+            run.on_epoch_end(epoch, row)
         if time_up:
             if is_main_process():
                 console.print(f"{desc}: time limit of {spec.time_limit_min:g} min reached in epoch {epoch + 1} (lr annealed)")
@@ -179,13 +195,13 @@ def _round(value, digits: int = 3):
     return None if value is None else round(value, digits)
 
 
-def _train_epoch(runner, task, loader, opt, sched, scaler, spec, amp_dtype, device, steps, label, mixer=None,
-                 time_used=None):
+def _train_epoch(e: _Epoch, loader, steps: int, label: str):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    task, opt, scaler, spec, device, mixer = e.task, e.opt, e.scaler, e.spec, e.device, e.mixer
     task.train()
     total_loss = correct = seen = 0.0
-    autocast = torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext()
+    autocast = torch.autocast(device.type, dtype=e.amp_dtype) if e.amp_dtype else nullcontext()
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("loss {task.fields[loss]:.3f} acc {task.fields[acc]:.1f}%"),
                         TimeRemainingColumn(), console=get_console(), transient=True,
@@ -193,7 +209,7 @@ def _train_epoch(runner, task, loader, opt, sched, scaler, spec, amp_dtype, devi
     with progress:
         bar = progress.add_task(label, total=steps, loss=0.0, acc=0.0)
         for step, (x, y) in enumerate(loader):
-            if step >= steps or (time_used is not None and time_used() >= 1):
+            if step >= steps or (e.time_used is not None and e.time_used() >= 1):
                 break
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             if mixer is not None and x.shape[0] % 2 == 0:  # timm mixes a batch with its mirror: needs pairs
@@ -201,7 +217,7 @@ def _train_epoch(runner, task, loader, opt, sched, scaler, spec, amp_dtype, devi
             if spec.channels_last and x.dim() == 4:
                 x = x.contiguous(memory_format=torch.channels_last)
             with autocast:
-                loss, logits = runner(x, y)
+                loss, logits = e.runner(x, y)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             if spec.grad_clip:
@@ -209,7 +225,7 @@ def _train_epoch(runner, task, loader, opt, sched, scaler, spec, amp_dtype, devi
                 nn.utils.clip_grad_norm_(task.parameters(), spec.grad_clip)
             scaler.step(opt)
             scaler.update()
-            sched.step()
+            e.sched.step()
             n = y.shape[0]
             total_loss += loss.item() * n
             truth = y.argmax(1) if y.dim() == 2 else y  # a mixed image counts as its larger share's class

@@ -1,9 +1,20 @@
-"""Versions of edgecv and of installed libraries, read without importing them."""
+"""Versions of edgecv and of installed libraries, read from the installed packages' metadata (the
+libraries are not imported)."""
 from __future__ import annotations
 
 from typing import Iterable
 
-EDGECV_VERSION = "0.1.0"
+UNKNOWN = "0+unknown"  # edgecv run from a source tree that was never installed (no metadata to read)
+
+
+def edgecv_version() -> str:
+    """edgecv's version: the installed distribution's (pyproject.toml's, for `pip install -e .`)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("edgecv")
+    except PackageNotFoundError:
+        return UNKNOWN
 
 
 def package_versions(names: Iterable[str]) -> dict[str, str]:
@@ -12,9 +23,11 @@ def package_versions(names: Iterable[str]) -> dict[str, str]:
 
     out = {}
     for n in names:
+        if n == "edgecv":
+            out[n] = edgecv_version()
+            continue
         try:
             out[n] = version(n)
         except PackageNotFoundError:
-            if n == "edgecv":
-                out[n] = EDGECV_VERSION
+            pass
     return out

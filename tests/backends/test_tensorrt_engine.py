@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from edgecv.backends.tensorrt_runtime import gpu_identity, has_nvidia_gpu
+from edgecv.backends.tensorrt.runner import gpu_identity, has_nvidia_gpu
 
 pytestmark = [pytest.mark.tensorrt, pytest.mark.gpu]
 trt = pytest.importorskip("tensorrt", reason="TensorRT is not installed here (pip install 'edgecv[tensorrt]')")
@@ -18,8 +18,8 @@ if not has_nvidia_gpu():
 
 import edgecv.app  # noqa: E402,F401  (attaches ONNX Runtime's int8/fp16 builders)
 from edgecv.backends import BACKENDS, Artifact  # noqa: E402
-from edgecv.backends.tensorrt_sidecar import EngineMismatch, parse_version, release  # noqa: E402
-from edgecv.backends.tensorrt_trtexec import find_trtexec  # noqa: E402
+from edgecv.backends.tensorrt.metadata import EngineMismatch, parse_version, release  # noqa: E402
+from edgecv.backends.tensorrt.trtexec import find_trtexec  # noqa: E402
 from edgecv.eval.logits import parity, run_all  # noqa: E402
 from tests.conftest import SHARED  # noqa: E402
 
@@ -102,7 +102,7 @@ def test_implicit_int8_calibrates_then_reuses_its_cache(model, images, tmp_path)
 
 
 def test_qdq_int8_engine_follows_the_quantized_onnx(model, images, tmp_path):
-    from edgecv.backends.onnxruntime_backend import open_session
+    from edgecv.backends.onnxruntime.runner import open_session
     from edgecv.quantize import QuantizeSpec, quantize_onnx
 
     x, real = images

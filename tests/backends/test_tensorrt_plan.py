@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from edgecv.backends.tensorrt_build import (BuildPlan, VersionError, compute_profile, decide, parse_batch,
+from edgecv.backends.tensorrt.builder import (BuildPlan, VersionError, compute_profile, decide, parse_batch,
                                             parse_options)
 
 V8, V10, V11, V11_4_1 = (8, 6, 1), (10, 3, 0), (11, 0, 0), (11, 4, 1)

@@ -7,7 +7,7 @@ import importlib.util
 import numpy as np
 import pytest
 
-from edgecv.backends.tensorrt_runtime import (DEVICES, ENV_BUFFERS, buffer_libraries, choose_buffers, gpu_identity,
+from edgecv.backends.tensorrt.runner import (DEVICES, ENV_BUFFERS, buffer_libraries, choose_buffers, gpu_identity,
                                               has_nvidia_gpu, make_device)
 
 ALL = {"torch": True, "cuda-python": True, "pycuda": True}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgecv.backends.tensorrt_build import (calibration_batches, cache_header, compute_profile, decide,
+from edgecv.backends.tensorrt.builder import (calibration_batches, cache_header, compute_profile, decide,
                                             read_calibration_cache, reuse_calibration_cache, write_calibration_cache)
-from edgecv.backends.tensorrt_sidecar import (EngineMismatch, check_engine, decode_version_int, engine_mismatch,
+from edgecv.backends.tensorrt.metadata import (EngineMismatch, check_engine, decode_version_int, engine_mismatch,
                                               engine_record, here_record, parse_version, release)
 
 ORIN = {"name": "Orin", "compute_capability": "8.7"}

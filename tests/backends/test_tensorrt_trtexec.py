@@ -8,7 +8,6 @@ missing or failing trtexec), not TensorRT. Real engines are built in test_tensor
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sys
@@ -18,16 +17,16 @@ import numpy as np
 import pytest
 import torch
 
-import edgecv.quantize  # noqa: F401  (attaches ONNX Runtime's int8/fp16 builders, used for FP16 on TensorRT 11)
+import edgecv.quantize.onnx_builders  # noqa: F401  (attaches ONNX Runtime's int8/fp16 builders, used for FP16 on TensorRT 11)
 from edgecv.backends import BACKENDS, Artifact
-from edgecv.backends.tensorrt import availability
-from edgecv.backends.tensorrt_build import VersionError, compute_profile, decide, onnx_kind
-from edgecv.backends.tensorrt_runtime import has_nvidia_gpu
-from edgecv.backends.tensorrt_sidecar import sha256_file
-from edgecv.backends.tensorrt_trtexec import (ENV_TRTEXEC, TrtexecMissing, command_line, find_trtexec, parse_banner,
+from edgecv.backends.tensorrt.backend import availability
+from edgecv.backends.tensorrt.builder import VersionError, compute_profile, decide, onnx_kind
+from edgecv.backends.tensorrt.runner import bindings_installed, has_nvidia_gpu
+from edgecv.backends.tensorrt.metadata import sha256_file
+from edgecv.backends.tensorrt.trtexec import (ENV_TRTEXEC, TrtexecMissing, command_line, find_trtexec, parse_banner,
                                               parse_device, trtexec_argv)
 
-HAS_BINDINGS = importlib.util.find_spec("tensorrt") is not None
+HAS_BINDINGS = bindings_installed()
 SHAPES = ["--minShapes=input:1x3x32x32", "--optShapes=input:1x3x32x32", "--maxShapes=input:32x3x32x32"]
 
 FAKE_TRTEXEC = '''#!PYTHON
@@ -186,7 +185,7 @@ def test_onnx_kinds(onnx_files, tmp_path):
 
 
 def test_fp32_build_through_trtexec(fake_trtexec, model, onnx_files, tmp_path):
-    from edgecv.backends.onnxruntime_backend import onnx_params
+    from edgecv.backends.onnx_file import onnx_params
 
     out = tmp_path / "out"
     art = _build("fp32", out, model=model, batch="1,8,32", workspace_mb=256, timing_cache=str(tmp_path / "t.cache"))
@@ -316,8 +315,8 @@ def test_int32_bias_folding_computes_the_same(onnx_files, tmp_path):
     """ONNX Runtime's int32 biases, folded to the float values they dequantize to: the same network."""
     import onnx
 
-    from edgecv.backends.onnxruntime_backend import open_session
-    from edgecv.backends.tensorrt_build import fold_int32_dequantize
+    from edgecv.backends.onnxruntime.runner import open_session
+    from edgecv.backends.tensorrt.builder import fold_int32_dequantize
 
     out = tmp_path / "folded.onnx"
     folded = fold_int32_dequantize(onnx_files["int8"], out)

@@ -16,7 +16,7 @@ README_MAP = {  # ../shared/data/README.md: Imagenette wnid -> label index of th
 
 
 def test_class_map_from_labels_file(tmp_path):
-    from edgecv.backends.tflite_labels import main
+    from edgecv.bench.classmap import main
 
     out = tmp_path / "map.json"
     assert main(["--data", str(need_shared("imagenette", "val")), "--labels",
@@ -25,7 +25,7 @@ def test_class_map_from_labels_file(tmp_path):
 
 
 def test_class_map_names_a_missing_class():
-    from edgecv.backends.tflite_labels import build_class_map
+    from edgecv.bench.classmap import build_class_map
 
     with pytest.raises(ValueError, match="n99999999"):
         build_class_map(["n01440764", "n99999999"], ["background", "tench, Tinca tinca"])

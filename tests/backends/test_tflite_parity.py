@@ -68,7 +68,7 @@ def test_distilled_student_parity(tmp_path):
 
     from edgecv.backends import BACKENDS
     from edgecv.data import CalibrationSource
-    from edgecv.models import load_model
+    from edgecv.models import load_model_file as load_model
 
     if os.environ.get("EDGECV_TFLITE_STUDENT"):
         model, _ = load_model(os.environ["EDGECV_TFLITE_STUDENT"])

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from edgecv.backends import BACKENDS
-from edgecv.backends.torch_runtime import CudaModuleRunner, parse_runtime
+from edgecv.backends.torch.runner import CudaModuleRunner
+from edgecv.backends.torch.runtime import parse_runtime
 from edgecv.eval.logits import parity
 from edgecv.utils.timing import CUDA_EVENTS, CallTiming, TimingConfig
 from tests.conftest import need_shared

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from edgecv.backends import BACKENDS, Artifact
-from edgecv.backends.torch_runtime import RUNTIME_KEY, CompileError, TorchRuntime, make_runner, parse_runtime, runtime_of
+from edgecv.backends.torch.runner import CompileError, make_runner
+from edgecv.backends.torch.runtime import RUNTIME_KEY, TorchRuntime, parse_runtime, runtime_of
 from edgecv.eval.logits import parity
 from tests.conftest import need_shared
 
@@ -67,7 +68,7 @@ def test_bf16_on_cpu_agrees_with_fp32(model, images, reference, tmp_path):
 def test_the_file_is_the_same_model_and_says_how_it_runs(model, tmp_path):
     """The weights stay FP32 (one model file); the runtime is recorded in the file too, so a copy without
     its sidecar still runs as built."""
-    from edgecv.models import load_model
+    from edgecv.models import load_model_file as load_model
 
     art = TORCH.build(model, SAMPLE, "bf16", None, tmp_path, {"channels_last": True})
     loaded, ckpt = load_model(art.path)

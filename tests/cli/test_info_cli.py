@@ -19,17 +19,17 @@ def test_info_lists_backends_and_versions(capsys):
 def test_info_lists_tensorrt_with_its_extra(capsys):
     """TensorRT is a registered backend: listed with its extra, and unusable here for the reason its
     available() gives (tensorrt missing: the extra to install; no NVIDIA GPU: says so)."""
-    import importlib.util
-
     from edgecv.backends import BACKENDS
-    from edgecv.backends.tensorrt_trtexec import find_trtexec
+    from edgecv.backends.tensorrt.trtexec import find_trtexec
 
     assert main(["info", "--json"]) == 0
     trt = {b["backend"]: b for b in json.loads(capsys.readouterr().out)["backends"]}["tensorrt"]
     assert trt["extra"] == "tensorrt" and trt["install"] == "pip install 'edgecv[tensorrt]'"
     assert trt["in_this_version"] and trt["suffix"] == ".engine"
     assert {"tensorrt", "pycuda"} <= set(trt["packages"])
-    assert trt["packages"]["tensorrt"] == (importlib.util.find_spec("tensorrt") is not None)
+    from edgecv.backends.tensorrt.runner import bindings_installed
+
+    assert trt["packages"]["tensorrt"] == bindings_installed()
     ok, why = BACKENDS.get("tensorrt").available()
     assert trt["available"] == ok
     if not ok:
@@ -56,3 +56,23 @@ def test_a_missing_extra_is_reported_with_what_to_install(monkeypatch, capsys):
     ort = {b["backend"]: b for b in json.loads(capsys.readouterr().out)["backends"]}["onnxruntime"]
     assert not ort["available"] and "onnx, onnxruntime, onnxslim not installed" in ort["note"]
     assert "pip install 'edgecv[onnx]'" in ort["note"]
+
+
+def test_info_lists_the_cpu_features_that_decide_int8(capsys):
+    """The features that decide quantized kernels, present and absent, what they mean for INT8, and the targets."""
+    from edgecv.targets import KERNEL_FEATURES, TARGET_NAMES, host_target
+
+    host = host_target()
+    assert main(["info", "--json"]) == 0
+    env = json.loads(capsys.readouterr().out)["environment"]
+    assert env["cpu_arch"] == host.arch and env["cpu_features"] == list(host.features)
+    assert main(["info"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"CPU features ({host.arch}, the ones that decide quantized kernels): {' '.join(host.features) or 'none'}" in out
+    absent = [f for f in KERNEL_FEATURES.get(host.arch, {}) if f not in host.features]
+    assert not absent or f"absent: {' '.join(absent)}" in out
+    assert f"build targets (export/quantize --target): {', '.join(TARGET_NAMES)}" in out
+    if host.int8_saturates:
+        assert "builds for this host get 7-bit weights" in out
+    elif host.vnni:
+        assert "8-bit weights run exactly here" in out

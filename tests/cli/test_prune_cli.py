@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from edgecv.cli import main
-from edgecv.models import create_model, load_model
+from edgecv.models import create_model, load_model_file as load_model
 from edgecv.utils.profile import count_macs
 
 from tests.conftest import need_shared

@@ -296,3 +296,13 @@ def test_parse_source_and_keys(tmp_path, photo_video):
 def test_importing_the_demo_does_not_import_opencv():
     code = "import sys, edgecv.demo, edgecv.cli.demo; assert 'cv2' not in sys.modules, 'cv2 imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_snapshots_never_default_to_the_current_folder(monkeypatch, tmp_path):
+    from edgecv.demo.output import default_snapshot_dir
+
+    monkeypatch.delenv("EDGECV_SNAPSHOTS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert default_snapshot_dir().resolve() != tmp_path.resolve() and default_snapshot_dir().name == "snapshots"
+    monkeypatch.setenv("EDGECV_SNAPSHOTS", str(tmp_path / "shots"))
+    assert default_snapshot_dir() == tmp_path / "shots"

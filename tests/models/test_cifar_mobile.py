@@ -3,7 +3,7 @@ scaled with the width, far fewer MACs than the ResNet-56 teacher, and a save/loa
 import pytest
 import torch
 
-from edgecv.models import create_model, load_model, save_model
+from edgecv.models import create_model, load_model_file as load_model, save_model
 from edgecv.utils.profile import count_macs
 
 STUDENTS = ["cifar_mobilenetv2_050", "cifar_mobilenetv3_small_100", "cifar_mobilenetv3_large_075", "cifar_squeezenet1_1"]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from edgecv.models import create_model, data_config, load_model, save_model
+from edgecv.models import create_model, data_config, load_model_file as load_model, save_model
 from edgecv.models.ensemble import Ensemble
 from tests.conftest import need_shared
 

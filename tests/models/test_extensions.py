@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch.nn as nn
 
-from edgecv.models import CHECKPOINT_EXTENSIONS, CheckpointExtension, create_model, load_model, save_model
+from edgecv.models import CHECKPOINT_EXTENSIONS, CheckpointExtension, create_model, load_model_file as load_model, save_model
 
 
 def _narrow_head(model, value):
@@ -36,6 +36,6 @@ def test_a_file_needing_a_missing_extension_is_refused_by_name(tmp_path):
 
 
 def test_pruning_is_registered_by_the_prune_layer():
-    import edgecv.prune  # noqa: F401
+    import edgecv.prune.checkpoint  # noqa: F401
 
     assert "pruning" in CHECKPOINT_EXTENSIONS

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from edgecv.models import create_model, data_config, load_model, save_model
+from edgecv.models import create_model, data_config, load_model_file as load_model, save_model
 
 
 @pytest.mark.parametrize("name", ["cifar_resnet20", "cifar_resnet32", "cifar_resnet44", "cifar_resnet56"])

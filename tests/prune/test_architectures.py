@@ -5,7 +5,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from edgecv.models import create_model, load_model, save_model
+from edgecv.models import create_model, load_model_file as load_model, save_model
+import edgecv.prune.checkpoint  # noqa: F401  (registers the `pruning` checkpoint extension)
 from edgecv.prune.pruner import ChannelPruner
 from edgecv.prune.spec import PruneSpec
 from edgecv.utils.profile import count_macs

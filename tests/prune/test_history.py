@@ -4,8 +4,9 @@ import copy
 import pytest
 import torch
 
-from edgecv.models import create_model, load_model, save_model
+from edgecv.models import create_model, load_model_file as load_model, save_model
 from edgecv.prune.history import replay
+import edgecv.prune.checkpoint  # noqa: F401  (registers the `pruning` checkpoint extension)
 from edgecv.prune.pruner import ChannelPruner
 from edgecv.prune.rewrites import ChannelPlacement, apply_rewrites
 from edgecv.prune.spec import PruneSpec

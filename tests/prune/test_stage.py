@@ -2,7 +2,7 @@
 run's saved student reloads with its pruned shapes."""
 import torch
 
-from edgecv.models import load_model
+from edgecv.models import load_model_file as load_model
 from edgecv.recipe import validate_recipe
 from edgecv.utils.profile import count_macs
 

@@ -11,21 +11,29 @@ from tests.bench.conftest import cifar_small  # noqa: F401  (shared fixture)
 
 
 def test_int8_with_budget_then_bench(onnx20, cifar_small, tmp_path, capsys):  # noqa: F811
+    """A zero budget on 40 images. Calibrated on 2 images, plain INT8 clips the other images' activations and
+    loses some of them on any CPU and with either weight scheme (measured: 2 to 4 of the 40, 8-bit and 7-bit
+    weights alike), so the loop must put the most sensitive nodes back into FP32, a group at a time. Whether
+    it gets back to zero loss within max_fp32_fraction is the data's business; the report must say which."""
     out, rep = tmp_path / "q.onnx", tmp_path / "q.json"
     assert main(["quantize", str(onnx20.path), "--precision", "int8", "--calib-data", str(cifar_small),
-                 "--calib-size", "40", "--method", "percentile", "--budget", "0", "--val-data", str(cifar_small),
+                 "--calib-size", "2", "--method", "percentile", "--budget", "0", "--val-data", str(cifar_small),
                  "--threads", "1", "--report", str(rep), "-o", str(out)]) == 0
     report = json.loads(rep.read_text())
-    assert report["method"] == "percentile" and report["calib_images"] == 40 and report["budget"] == 0
+    assert report["method"] == "percentile" and report["calib_images"] == 2 and report["budget"] == 0
     steps = report["steps"]
     assert steps[0]["step"] == "fp32" and steps[1]["step"] == 0 and steps[1]["fp32_nodes"] == 0
-    chosen = next(s for s in steps if s["step"] == report["chosen_step"])
-    assert report["kept_fp32"] == chosen["kept"] and report["budget_met"] == (chosen["drop"] <= 0)
-    # A zero budget: plain INT8 loses at least one of the 40 images here, so the loop must put nodes back
-    # into FP32 (most sensitive first) until none is lost.
     assert steps[1]["drop"] > 0 and not steps[1]["met"]
-    assert len(steps) > 2 and report["kept_fp32"] and report["budget_met"] and chosen["fp32_nodes"] == len(chosen["kept"])
-    assert [s["fp32_nodes"] for s in steps[1:]] == sorted(s["fp32_nodes"] for s in steps[1:])  # groups only grow
+    assert len(steps) > 2 and all(s["fp32_nodes"] > 0 for s in steps[2:])
+    assert [s["fp32_nodes"] for s in steps[1:]] == sorted({s["fp32_nodes"] for s in steps[1:]})  # groups only grow
+    chosen = next(s for s in steps if s["step"] == report["chosen_step"])
+    assert report["kept_fp32"] == chosen["kept"] and chosen["fp32_nodes"] == len(chosen["kept"])
+    met = [s for s in steps[1:] if s["met"]]
+    assert report["budget_met"] == bool(met) == (chosen["drop"] <= 0)
+    if met:  # the first step within budget is the one kept, and the loop stopped there
+        assert chosen is met[0] and chosen is steps[-1] and report["kept_fp32"]
+    else:  # missed: the closest model is kept, and the report says so
+        assert chosen["top1"] == max(s["top1"] for s in steps[1:])
     assert main(["bench", str(out), "--data", str(cifar_small), "--warmup", "1", "--min-runs", "3",
                  "--min-time", "0", "--json", str(tmp_path / "b.json")]) == 0
     row, = json.loads((tmp_path / "b.json").read_text())["rows"]

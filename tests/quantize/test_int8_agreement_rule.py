@@ -47,11 +47,14 @@ def test_the_stage_and_the_cli_expose_it():
     assert (args.min_agreement, args.max_top1_drop, args.min_int8_agreement) == (99.0, 1.0, 98.5)
 
 
-def test_benchmarked_int8_artifact_is_judged_by_the_int8_minimum(onnx20, calib, val1000, teacher20, tmp_path):
+@pytest.mark.parametrize("target", ["host", "x86-avx2"])  # this CPU's weights, and 7-bit ones (x86 without VNNI)
+def test_benchmarked_int8_artifact_is_judged_by_the_int8_minimum(target, onnx20, calib, val1000, teacher20, tmp_path):
+    """ResNet-20 reaches 99.1 % agreement with 8-bit weights and 98.9 % with 7-bit ones on these 1000 images (the
+    7-bit figure holds on every CPU: those weights never saturate), so both clear the 98.5 % minimum."""
     from edgecv.bench import TimingConfig, benchmark_artifact
     from edgecv.quantize import quantize_onnx
 
-    art = quantize_onnx(onnx20.path, tmp_path / "r20-int8.onnx", "int8", calib).artifact
+    art = quantize_onnx(onnx20.path, tmp_path / "r20-int8.onnx", "int8", calib, target=target).artifact
     fast = {"data": val1000, "reference_model": teacher20, "threads": 2,
             "timing": TimingConfig(warmup=1, min_runs=3, min_time_s=0)}
     row, = benchmark_artifact(art, **fast)

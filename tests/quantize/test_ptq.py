@@ -1,5 +1,10 @@
 """INT8 PTQ of the CIFAR ResNet-20 teacher: every calibration method gives a QDQ model that runs and
-agrees with FP32 top-1 on >= 98 % of 1000 shared val images; the artifact carries its metadata."""
+agrees with FP32 top-1 on >= 98 % of 1000 shared val images; the artifact carries its metadata.
+
+Each is built for this machine (`host`: 8-bit weights where INT8 does not saturate, 7-bit on x86 without
+VNNI) and for `x86-avx2` (7-bit weights), so both weight schemes are held to the thresholds on any CPU.
+7-bit weights never saturate, so their accuracy is the same on every CPU (measured here: 98.9-99.2 %
+agreement, 8-bit 99.1-99.7 %)."""
 from __future__ import annotations
 
 import pytest
@@ -7,19 +12,23 @@ import pytest
 from edgecv.quantize.measure import logits
 
 
+TARGETS = ["host", "x86-avx2"]
+
+
+@pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("method", ["robust_minmax", "minmax", "entropy", "percentile"])
-def test_each_method_agrees_with_fp32(method, onnx20, calib, val_arrays, fp32_preds, tmp_path):
+def test_each_method_agrees_with_fp32(method, target, onnx20, calib, val_arrays, fp32_preds, tmp_path):
     import onnx
 
     from edgecv.backends import Artifact
     from edgecv.quantize import quantize_onnx
 
-    res = quantize_onnx(onnx20.path, tmp_path / f"r20-{method}.onnx", "int8", calib, method)
+    res = quantize_onnx(onnx20.path, tmp_path / f"r20-{method}.onnx", "int8", calib, method, target=target)
     ops = {n.op_type for n in onnx.load(str(res.artifact.path)).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear", "Conv"} <= ops
     preds = logits(res.artifact.path, val_arrays[0]).argmax(1)
     agreement = float((preds == fp32_preds).mean() * 100)
-    assert agreement >= 98.0, f"{method}: top-1 agreement with FP32 {agreement:.2f}%"
+    assert agreement >= 98.0, f"{method} for {target} ({res.report['weights']}): top-1 agreement with FP32 {agreement:.2f}%"
     again = Artifact.from_path(res.artifact.path)  # what `edgecv bench FILE` reads
     assert again.backend == "onnxruntime" and again.precision == "int8"
     q = again.metadata.extra["quantization"]
@@ -27,11 +36,12 @@ def test_each_method_agrees_with_fp32(method, onnx20, calib, val_arrays, fp32_pr
     assert again.metadata.mean == onnx20.metadata.mean
 
 
-def test_harness_benchmarks_the_int8_artifact(onnx20, calib, val1000, teacher20, tmp_path):
+@pytest.mark.parametrize("target", TARGETS)
+def test_harness_benchmarks_the_int8_artifact(target, onnx20, calib, val1000, teacher20, tmp_path):
     from edgecv.bench import TimingConfig, benchmark_artifact
     from edgecv.quantize import quantize_onnx
 
-    art = quantize_onnx(onnx20.path, tmp_path / "r20-int8.onnx", "int8", calib).artifact
+    art = quantize_onnx(onnx20.path, tmp_path / "r20-int8.onnx", "int8", calib, target=target).artifact
     row, = benchmark_artifact(art, data=val1000, reference_model=teacher20, threads=2,
                               timing=TimingConfig(warmup=1, min_runs=3, min_time_s=0))
     assert row["status"] == "ok" and row["precision"] == "int8"
@@ -43,7 +53,7 @@ def test_backend_builders(teacher20, calib, tmp_path):
     with the FP32 export done once when the caller passes it as the source."""
     import torch
 
-    import edgecv.quantize  # noqa: F401  (attaches the builders)
+    import edgecv.quantize.onnx_builders  # noqa: F401  (attaches the builders)
     from edgecv.backends import BACKENDS
     from edgecv.backends.build import build_artifact
 

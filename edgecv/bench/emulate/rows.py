@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ...eval.logits import agreement, parity, run_all, score_runner
+from ...targets import TARGETS as CPU_TARGETS
 from ...utils.errors import first_line
 from ..accuracy import random_images
 from ..harness import Thresholds, benchmark_artifact, input_chw
@@ -43,7 +44,8 @@ def benchmark_emulated(artifact, target: str, data=None, reference_model=None, h
         with emu:
             row = benchmark_artifact(artifact, data=data, batches=[fixed or 1], threads=threads,
                                      reference_model=reference_model, timing=None, thresholds=thresholds, name=name,
-                                     runner=emu, strict=strict, extra={**(extra or {}), "emulated": t.name})[0]
+                                     runner=emu, strict=strict, extra={**(extra or {}), "emulated": t.name},
+                                     host=CPU_TARGETS.get(t.name))[0]  # the class's CPU: its features, its kernels' limits
             row["device"] = emu.info.get("device")
             row["emulated_cpu"] = emu.info.get("cpu")
             if host_runner is not None and row["status"] in ("ok", "inaccurate"):

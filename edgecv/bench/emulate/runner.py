@@ -151,7 +151,7 @@ class EmulatedRunner:
 def _converters(artifact, threads: int) -> tuple[Callable, Callable]:
     """(harness batch -> the file's input tensor, raw output -> float logits), from the host backend's own code."""
     if artifact.backend == "tflite":
-        from ...backends.tflite_runner import TFLiteRunner
+        from ...backends.tflite.runner import TFLiteRunner
 
         host = TFLiteRunner(artifact.path, artifact.metadata, threads)  # reads the file's tensors and quantization
         return host.feed, host.logits

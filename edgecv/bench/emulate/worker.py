@@ -67,7 +67,7 @@ class OrtModel:
     def __init__(self, path, threads):
         import onnxruntime as ort
 
-        opts = ort.SessionOptions()  # as the host's backend opens it (edgecv.backends.onnxruntime_backend)
+        opts = ort.SessionOptions()  # as the host's backend opens it (edgecv.backends.onnxruntime.runner)
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.inter_op_num_threads = 1

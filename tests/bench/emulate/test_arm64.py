@@ -72,9 +72,11 @@ def quickstart(arm64, tmp_path_factory):
 
 def _within_one_image_or_reported(row: dict) -> None:
     one = 100.0 / row["images"] + 1e-6
-    same = abs(row["top1"] - row["host_top1"]) <= one and abs(row["agreement"] - row["host_agreement"]) <= one
+    same = abs(row["top1"] - row["host_top1"]) <= one
+    if row.get("host_agreement") is not None:  # agreement exists only where the file has a PyTorch reference
+        same = same and abs(row["agreement"] - row["host_agreement"]) <= one
     if row["differ_from_host"] > 1 or not same:
-        assert "differ from the host's run" in (row.get("reason") or ""), row  # the difference is reported
+        assert "differ from the host" in (row.get("reason") or ""), row  # the difference is reported
         print(f"{row['backend']} {row['precision']} on {row['emulated']}: {row['differ_from_host']} of "
               f"{row['images']} images differ from the host (top-1 {row['top1']} vs {row['host_top1']})")
 

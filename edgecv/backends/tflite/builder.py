@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..utils.errors import first_line
-from ..utils.io import atomic_path, quiet_native_output
+from ...utils.errors import first_line
+from ...utils.io import atomic_path, quiet_native_output
 
 PRECISIONS = ("fp32", "fp16", "dynamic", "int8")
 LAYOUTS = ("NHWC", "NCHW")
@@ -60,7 +60,7 @@ def convert_to_tflite(
 
     import torch
 
-    from ..models import model_name
+    from ...models import model_name
 
     name = model_name(model)
     c, h, w = (int(d) for d in tuple(sample_shape)[1:4])

@@ -13,8 +13,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ..utils.io import atomic_path
-from .tensorrt_sidecar import decode_version_int, release
+from ...utils.io import atomic_path
+from .metadata import decode_version_int, release
+from .runner import collecting_logger, make_device
 
 OPTIONS = ("batch", "workspace_mb", "timing_cache", "dla_core", "gpu_fallback", "int8_mode",
            "calibration_cache", "onnx", "builder")
@@ -143,7 +144,7 @@ def compute_profile(sample_shape: Sequence[int], batch: Sequence[int] | None = N
 class BuildPlan:
     """What one build does on one TensorRT release: the answer of the version decision table."""
 
-    version: tuple[int, int, int]
+    version: tuple[int, ...]  # major, minor, patch
     precision: str
     onnx: str  # the ONNX it builds from: fp32 | fp16 | qdq
     int8_mode: str | None = None  # qdq | implicit for int8
@@ -221,20 +222,6 @@ def decide(version: Sequence[int], precision: str, given: str | None = None, int
         flags.append("GPU_FALLBACK")
     return BuildPlan(v, precision, need, mode, typed, ("STRONGLY_TYPED",) if typed and not strong else (),
                      tuple(flags), tuple(clear), calibrate, dla_core)
-
-
-def onnx_input(path: str | Path) -> tuple[str, list[int | str | None]]:
-    """Name and shape (ints, or the symbolic names of dynamic dims) of the model's one image input."""
-    import onnx
-
-    graph = onnx.load(str(path), load_external_data=False).graph
-    inits = {t.name for t in graph.initializer}
-    inputs = [i for i in graph.input if i.name not in inits]
-    if len(inputs) != 1:
-        raise ValueError(f"{path}: expected one image input, the model has {len(inputs)}")
-    dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
-            for d in inputs[0].type.tensor_type.shape.dim]
-    return inputs[0].name, dims
 
 
 def onnx_kind(path: str | Path) -> str:
@@ -370,7 +357,7 @@ def build_serialized(onnx_path: Path, plan: BuildPlan, profile: Profile, opts: E
     """Parse the ONNX and build the engine with the TensorRT Python API; the serialized plan's bytes."""
     import tensorrt as trt
 
-    logger = _collecting_logger(trt)
+    logger = collecting_logger()
     builder = trt.Builder(logger)
     flags = 0
     for name in plan.network_flags:
@@ -391,7 +378,7 @@ def build_serialized(onnx_path: Path, plan: BuildPlan, profile: Profile, opts: E
         config.clear_flag(getattr(trt.BuilderFlag, name))
     name = network.get_input(0).name
     prof = builder.create_optimization_profile()
-    prof.set_shape(name, profile.min, profile.opt, profile.max)
+    prof.set_shape(name, trt.Dims(list(profile.min)), trt.Dims(list(profile.opt)), trt.Dims(list(profile.max)))
     config.add_optimization_profile(prof)
     if plan.dla_core is not None:
         if builder.num_DLA_cores <= plan.dla_core:
@@ -406,43 +393,24 @@ def build_serialized(onnx_path: Path, plan: BuildPlan, profile: Profile, opts: E
             raise ValueError(f"timing cache {opts.timing_cache} was made by another TensorRT release or GPU; delete it")
     calibrator = None
     if plan.calibrate:
-        from .tensorrt_runtime import make_device
-
-        shape = calib[0].shape if calib else profile.opt
+        shape = trt.Dims([int(d) for d in (calib[0].shape if calib else profile.opt)])
         cal = builder.create_optimization_profile()
         cal.set_shape(name, shape, shape, shape)  # calibration runs at one static shape
         config.set_calibration_profile(cal)
-        calibrator = _entropy_calibrator(trt, calib, calib_cache, reuse_cache, make_device() if calib else None)
+        calibrator = _entropy_calibrator(calib, calib_cache, reuse_cache, make_device() if calib else None)
         config.int8_calibrator = calibrator
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise RuntimeError(f"TensorRT could not build {onnx_path.name} ({plan.precision}): {logger.text() or 'no reason given'}")
-    if timing is not None:
+    if timing is not None and opts.timing_cache is not None:
         with atomic_path(opts.timing_cache) as tmp:
             tmp.write_bytes(bytes(config.get_timing_cache().serialize()))
     return bytes(serialized)
 
 
-def _collecting_logger(trt):
-    """A TensorRT logger that keeps errors (for messages) and passes warnings on."""
-
-    class Collecting(trt.ILogger):
-        def __init__(self):
-            trt.ILogger.__init__(self)
-            self.errors: list[str] = []
-
-        def log(self, severity, msg):
-            if severity in (trt.ILogger.Severity.ERROR, trt.ILogger.Severity.INTERNAL_ERROR):
-                self.errors.append(str(msg))
-
-        def text(self) -> str:
-            return "; ".join(self.errors[-3:])
-
-    return Collecting()
-
-
-def _entropy_calibrator(trt, batches: list[np.ndarray], cache: Path | None, reuse: bool, device):
+def _entropy_calibrator(batches: list[np.ndarray], cache: Path | None, reuse: bool, device):
     """IInt8EntropyCalibrator2 (TensorRT 10; what the DLA requires) over equal-sized batches."""
+    import tensorrt as trt
 
     class EntropyCalibrator(trt.IInt8EntropyCalibrator2):
         def __init__(self):
@@ -455,7 +423,7 @@ def _entropy_calibrator(trt, batches: list[np.ndarray], cache: Path | None, reus
 
         def get_batch(self, names):
             batch = next(self._left, None)
-            if batch is None:
+            if batch is None or self._buf is None:
                 return None
             device.upload(self._buf, batch)
             device.sync()

@@ -11,10 +11,11 @@ import re
 import shlex
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from .tensorrt_sidecar import decode_version_int, parse_version
+from .metadata import decode_version_int, parse_version
 
 ENV_TRTEXEC = "EDGECV_TRTEXEC"  # a trtexec to use instead of searching
 LOCATIONS = ("/usr/src/tensorrt/bin/trtexec", "/usr/local/tensorrt/bin/trtexec", "/opt/tensorrt/bin/trtexec")
@@ -37,10 +38,23 @@ def find_trtexec(env: Mapping[str, str] | None = None, which: Callable[[str], st
     return next((p for p in LOCATIONS if runnable(p)), None)
 
 
-def trtexec_argv(trtexec: str, onnx: str | Path, engine: str | Path, plan, profile, workspace_mb: int | None = None,
-                 timing_cache: str | Path | None = None, calibration_cache: str | Path | None = None,
-                 build_only: bool = True) -> list[str]:
-    """The trtexec arguments that build what `plan` (a BuildPlan) and `profile` describe."""
+@dataclass(frozen=True)
+class TrtexecFlags:
+    """The trtexec flags a build adds beyond what its plan and profile say."""
+    workspace_mb: int | None = None  # --memPoolSize=workspace:NM
+    timing_cache: str | Path | None = None  # --timingCacheFile
+    calibration_cache: str | Path | None = None  # --calib (implicit INT8 needs one: trtexec cannot calibrate)
+    build_only: bool = True  # --skipInference
+
+
+def trtexec_argv(trtexec: str, onnx: str | Path, engine: str | Path, plan, profile, flags: TrtexecFlags | None = None,
+                 **fields) -> list[str]:
+    """The trtexec arguments that build what `plan` (a BuildPlan) and `profile` describe, with `flags`
+    (or their fields as keywords)."""
+    from ...utils.options import with_fields
+
+    f = with_fields(TrtexecFlags, flags, fields, "trtexec_argv")
+    workspace_mb, timing_cache, calibration_cache = f.workspace_mb, f.timing_cache, f.calibration_cache
     def dims(shape: Sequence[int]) -> str:
         return "x".join(str(d) for d in shape)
 
@@ -66,7 +80,7 @@ def trtexec_argv(trtexec: str, onnx: str | Path, engine: str | Path, plan, profi
         argv.append(f"--useDLACore={plan.dla_core}")
         if "GPU_FALLBACK" in plan.builder_flags:
             argv.append("--allowGPUFallback")
-    if build_only:
+    if f.build_only:
         argv.append("--skipInference")
     return argv
 
@@ -84,7 +98,7 @@ def parse_banner(text: str) -> tuple[int, ...] | None:
     return decode_version_int(int(m.group(1))) if m else None
 
 
-def parse_device(text: str) -> dict[str, str] | None:
+def parse_device(text: str) -> dict[str, str | None] | None:
     """The GPU from trtexec's '=== Device Information ===' lines (Selected Device, Compute Capability)."""
     name = re.search(r"Selected Device:\s*(.+?)\s*$", text, re.M)
     cc = re.search(r"Compute Capability:\s*(\d+\.\d+)", text)

@@ -2,7 +2,7 @@
 
 Precisions fp32, fp16 and int8, INT8 two ways: the quantize stage's Q/DQ ONNX (strongly typed, the only
 INT8 of TensorRT 11) or implicit entropy calibration with a calibration cache (TensorRT 10, what the DLA
-needs). The TensorRT release found decides how (`tensorrt_build.decide`); a request it cannot honour is
+needs). The TensorRT release found decides how (`builder.decide`); a request it cannot honour is
 an error, never a build at another precision. Engines are built with the Python bindings, else with
 trtexec where only that exists (JetPack without the bindings in the venv); either way the sidecar holds
 the equivalent trtexec line and a record of where the engine was built, and loading it on another
@@ -15,20 +15,22 @@ builder (auto|python|trtexec).
 """
 from __future__ import annotations
 
-import importlib.util
 import tempfile
 from pathlib import Path
+from typing import Any, Mapping
 
-from ..utils.io import atomic_path
-from .base import BACKENDS, Artifact, ArtifactMetadata, BaseBackend, FunctionRunner, Precision, Runner
-from .layout import guess_layout, input_adapter
-from .metadata import artifact_metadata
-from .tensorrt_build import (OPTIONS, build_serialized, calibration_batches, compute_profile, decide,
-                             fold_int32_dequantize, onnx_input, onnx_kind, parse_options, reuse_calibration_cache)
-from .tensorrt_runtime import EngineRunner, engine_io, gpu_identity, has_nvidia_gpu, import_tensorrt, load_engine
-from .tensorrt_sidecar import RECORD_KEY, check_engine, engine_record, here_record, parse_version, release, sha256_file
-from .tensorrt_trtexec import (WHERE, TrtexecMissing, build_with_trtexec, command_line, find_trtexec, parse_device,
-                               trtexec_argv, trtexec_version)
+from ...utils.io import atomic_path
+from ..base import BACKENDS, Artifact, ArtifactMetadata, BaseBackend, FunctionRunner, Precision, Runner
+from ..layout import guess_layout, input_adapter
+from ..metadata import artifact_metadata
+from ..onnx_file import onnx_input, onnx_params
+from .builder import (OPTIONS, build_serialized, calibration_batches, compute_profile, decide, fold_int32_dequantize,
+                      onnx_kind, parse_options, reuse_calibration_cache)
+from .metadata import RECORD_KEY, check_engine, engine_record, here_record, parse_version, release, sha256_file
+from .runner import (EngineRunner, bindings_installed, bindings_version, engine_io, gpu_identity, has_nvidia_gpu,
+                     import_tensorrt, load_engine)
+from .trtexec import (WHERE, TrtexecFlags, TrtexecMissing, build_with_trtexec, command_line, find_trtexec, parse_device,
+                      trtexec_argv, trtexec_version)
 
 TOOLS = ("torch", "onnx", "onnxslim", "tensorrt")
 INSTALL = "pip install 'edgecv[tensorrt]'"
@@ -51,7 +53,7 @@ class TensorRTBackend(BaseBackend):
     suffix = ".engine"
     extra = "tensorrt"
     format = "trt"
-    options = OPTIONS
+    options: tuple[str, ...] = OPTIONS
 
     def __init__(self):
         super().__init__([
@@ -64,7 +66,7 @@ class TensorRTBackend(BaseBackend):
             self.attach_builder(p, self._builder_for(p))
 
     def available(self) -> tuple[bool, str]:
-        bindings = importlib.util.find_spec("tensorrt") is not None
+        bindings = bindings_installed()
         trtexec = find_trtexec()
         return availability(bindings, trtexec, has_nvidia_gpu() if bindings or trtexec else False)
 
@@ -85,7 +87,7 @@ class TensorRTBackend(BaseBackend):
 
     def _route(self, builder: str) -> tuple[str, str | None]:
         """('python', None) or ('trtexec', its path)."""
-        bindings = importlib.util.find_spec("tensorrt") is not None
+        bindings = bindings_installed()
         if builder == "python" or (builder == "auto" and bindings):
             if not bindings:
                 raise ImportError(f"builder python: tensorrt not installed: {INSTALL}")
@@ -100,7 +102,7 @@ class TensorRTBackend(BaseBackend):
     def _build(self, model, sample, precision: str, calibration, out_dir: Path, options) -> Artifact:
         opts = parse_options(options)
         route, trtexec = self._route(opts.builder)
-        version = parse_version(import_tensorrt().__version__) if route == "python" else trtexec_version(trtexec)
+        version = bindings_version() if trtexec is None else trtexec_version(trtexec)
         plan = decide(version, precision, onnx_kind(opts.onnx) if opts.onnx else None, opts.int8_mode,
                       opts.dla_core, opts.gpu_fallback)
         meta = _metadata(model, sample, precision, opts, options.get("preprocess"))
@@ -118,22 +120,21 @@ class TensorRTBackend(BaseBackend):
             source = onnx = opts.onnx or _export(model, sample, meta, Path(tmp))
             made = None  # what was done to the source ONNX for TensorRT
             if plan.onnx == "fp16" and onnx_kind(onnx) != "fp16":
-                onnx, made = _fp16(onnx, sample, Path(tmp), release(version)), "converted to FP16"
+                onnx, made = _fp16(onnx, sample, Path(tmp), str(release(version))), "converted to FP16"
             if plan.onnx == "qdq" and fold_int32_dequantize(onnx, Path(tmp) / f"{stem}-trt.onnx"):
                 onnx, made = Path(tmp) / f"{stem}-trt.onnx", "int32 bias DequantizeLinear folded to float"
             name, onnx_shape = onnx_input(onnx)
             profile = compute_profile(tuple(sample.shape), opts.batch, plan.dla_core is not None, name, onnx_shape)
-            if route == "python":
+            gpu: Mapping[str, Any] | None
+            if trtexec is None:  # the Python bindings
                 data = build_serialized(onnx, plan, profile, opts, images, cache, reuse)
                 with atomic_path(engine) as part:
                     part.write_bytes(data)
                 gpu = gpu_identity()
             else:
                 with atomic_path(engine) as part:
-                    argv = trtexec_argv(trtexec, onnx, part, plan, profile, opts.workspace_mb, opts.timing_cache, cache)
+                    argv = trtexec_argv(trtexec, onnx, part, plan, profile, TrtexecFlags(opts.workspace_mb, opts.timing_cache, cache))
                     gpu = parse_device(build_with_trtexec(argv, part)) or gpu_identity()
-            from .onnxruntime_backend import onnx_params
-
             sha, meta.extra["params"] = sha256_file(source), onnx_params(onnx)
             built_sha = sha256_file(onnx) if made else None
             shown = str(opts.onnx.resolve()) if onnx == opts.onnx else onnx.name  # a scratch file: its name
@@ -146,8 +147,8 @@ class TensorRTBackend(BaseBackend):
             calibration_cache=str(cache) if cache else None, calibration_images=sum(map(len, images)) or None,
             calibration_cache_reused=reuse if plan.calibrate else None, calibration_cache_replaced=stale)
         shown_cache = (str(cache) if opts.calibration_cache else cache.name) if cache else None
-        meta.extra["trtexec"] = command_line(trtexec_argv("trtexec", shown, engine.name, plan, profile, opts.workspace_mb,
-                                                          opts.timing_cache, shown_cache))
+        meta.extra["trtexec"] = command_line(trtexec_argv("trtexec", shown, engine.name, plan, profile,
+                                                          TrtexecFlags(opts.workspace_mb, opts.timing_cache, shown_cache)))
         art = Artifact(engine, self.name, meta)
         art.save_metadata()
         return art
@@ -168,7 +169,7 @@ class TensorRTBackend(BaseBackend):
         """What an engine expects, read from the engine (needs TensorRT and a GPU); its sidecar, if any,
         adds what an engine does not store (precision, preprocessing)."""
         trt, _keep, engine = load_engine(path)
-        io = engine_io(trt, engine, path)
+        io = engine_io(engine, path)
         shape: list = [d if d >= 0 else "batch" for d in io["shape"]]
         lo, _, hi = io["profile"]
         if lo[0] == hi[0]:
@@ -199,7 +200,7 @@ def _metadata(model, sample, precision: str, opts, preprocess) -> ArtifactMetada
 
 
 def _export(model, sample, meta: ArtifactMetadata, work: Path) -> Path:
-    from ..export.onnx_export import export_onnx
+    from ...export.onnx_export import export_onnx
 
     if model is None:
         raise ValueError("tensorrt builds from a model or from option onnx; got neither")
@@ -219,5 +220,3 @@ def _fp16(onnx: Path, sample, work: Path, rel: str) -> Path:
     source = Artifact(onnx, "onnxruntime", ArtifactMetadata(source_model=onnx.stem.removesuffix("-fp32"), precision="fp32"))
     return ort.build(None, sample, "fp16", None, work / "fp16", {"source": source}).path
 
-
-BACKENDS.register("tensorrt", TensorRTBackend())

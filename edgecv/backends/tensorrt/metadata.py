@@ -53,7 +53,7 @@ def sha256_file(path: str | Path) -> str:
 
 def engine_record(version: str, gpu: Mapping[str, Any] | None, precision: str, plan, profile,
                   onnx_sha256: str, builder: str, **extra: Any) -> dict[str, Any]:
-    """The record stored with an engine. `plan` is a BuildPlan, `profile` a Profile (tensorrt_build)."""
+    """The record stored with an engine. `plan` is a BuildPlan, `profile` a Profile (builder.py)."""
     gpu = gpu or {}
     return {
         "version": release(version), "version_full": str(version),

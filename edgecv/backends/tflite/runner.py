@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..utils.errors import first_line
-from ..utils.io import quiet_native_output
-from .layout import input_adapter
+from ...utils.errors import first_line
+from ...utils.io import quiet_native_output
+from ..layout import input_adapter
 
 RUNTIME_HINT = (
     "running .tflite files needs LiteRT: pip install 'edgecv[tflite]' "

@@ -10,9 +10,12 @@ import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
+
+if TYPE_CHECKING:  # the type checker reads TensorRT's stubs (tensorrt-stubs); nothing is imported at run time
+    import tensorrt
 
 BUFFER_LIBRARIES = ("torch", "cuda-python", "pycuda")  # in order of preference
 ENV_BUFFERS = "EDGECV_TRT_BUFFERS"
@@ -21,12 +24,34 @@ NO_BUFFERS = ("no library to hold CUDA buffers: install PyTorch with CUDA (on a 
               "cuda-python, or pycuda (pip install 'edgecv[tensorrt]')")
 
 
+def bindings_version() -> tuple[int, ...]:
+    """The release of the installed Python bindings, as numbers."""
+    from .metadata import parse_version
+
+    version = parse_version(import_tensorrt().__version__)
+    if version is None:
+        raise RuntimeError("could not read the TensorRT release from tensorrt.__version__")
+    return version
+
+
 def import_tensorrt():
+    if not bindings_installed():  # also when only tensorrt-stubs is there: a namespace package with no code
+        raise ImportError("the tensorrt Python bindings are not installed: pip install 'edgecv[tensorrt]'")
     try:
         import tensorrt as trt
     except ImportError as e:
         raise ImportError(f"the tensorrt Python bindings are not importable ({e}): pip install 'edgecv[tensorrt]'") from None
     return trt
+
+
+def bindings_installed() -> bool:
+    """Whether the tensorrt Python bindings are installed. Type stubs alone (tensorrt-stubs, for the type check)
+    leave a `tensorrt` folder without code, which imports as an empty namespace package: not the bindings."""
+    try:
+        spec = importlib.util.find_spec("tensorrt")
+    except (ImportError, ValueError):
+        return False
+    return spec is not None and spec.origin is not None
 
 
 def _findable(name: str) -> bool:
@@ -242,13 +267,32 @@ def make_device(prefer: str | None = None):
     return DEVICES[choose_buffers(buffer_libraries(), prefer or os.environ.get(ENV_BUFFERS))]()
 
 
-def load_engine(path: str | Path):
+def collecting_logger():
+    """A TensorRT logger that keeps errors (for messages) and passes warnings on."""
+    import tensorrt as trt
+
+    class Collecting(trt.ILogger):
+        def __init__(self):
+            trt.ILogger.__init__(self)
+            self.errors: list[str] = []
+
+        def log(self, severity, msg):
+            if severity in (trt.ILogger.Severity.ERROR, trt.ILogger.Severity.INTERNAL_ERROR):
+                self.errors.append(str(msg))
+
+        def text(self) -> str:
+            return "; ".join(self.errors[-3:])
+
+    return Collecting()
+
+
+def load_engine(path: str | Path) -> tuple[Any, tuple, "tensorrt.ICudaEngine"]:
     """(tensorrt, what must outlive the engine: its runtime and logger, the deserialized engine); a file
     TensorRT cannot load raises with TensorRT's reason."""
-    from .tensorrt_build import _collecting_logger
+    import_tensorrt()  # the install hint when the bindings are missing
+    import tensorrt as trt
 
-    trt = import_tensorrt()
-    logger = _collecting_logger(trt)
+    logger = collecting_logger()
     runtime = trt.Runtime(logger)
     engine = runtime.deserialize_cuda_engine(Path(path).read_bytes())
     if engine is None:
@@ -257,17 +301,24 @@ def load_engine(path: str | Path):
     return trt, (runtime, logger), engine
 
 
-def engine_io(trt, engine, path) -> dict[str, Any]:
+def dims(shape: "tensorrt.Dims") -> tuple[int, ...]:
+    """A TensorRT Dims as a tuple of ints (Dims is indexable and sliceable)."""
+    return tuple(int(d) for d in shape[:])
+
+
+def engine_io(engine: "tensorrt.ICudaEngine", path) -> dict[str, Any]:
     """The engine's one input, its outputs, every tensor's numpy dtype and the input's profile 0."""
+    import tensorrt as trt
+
     names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
     inputs = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
     outputs = [n for n in names if n not in inputs]
     if len(inputs) != 1 or not outputs:
         raise ValueError(f"{path}: expected one image input and an output, the engine has inputs {inputs}")
-    profile = tuple(tuple(int(d) for d in s) for s in engine.get_tensor_profile_shape(inputs[0], 0))
+    profile = tuple(dims(s) for s in engine.get_tensor_profile_shape(inputs[0], 0))
     return {"input": inputs[0], "outputs": outputs, "profile": profile,
-            "shape": [int(d) for d in engine.get_tensor_shape(inputs[0])],
-            "output_shapes": [[int(d) for d in engine.get_tensor_shape(o)] for o in outputs],
+            "shape": list(dims(engine.get_tensor_shape(inputs[0]))),
+            "output_shapes": [list(dims(engine.get_tensor_shape(o))) for o in outputs],
             "dtypes": {n: np.dtype(trt.nptype(engine.get_tensor_dtype(n))) for n in names}}
 
 
@@ -279,14 +330,14 @@ class EngineRunner:
         self.device = device or make_device()  # first: pycuda must make its context before TensorRT uses one
         trt, self._keep, engine = load_engine(path)
         self.engine, self.context = engine, engine.create_execution_context()
-        io = engine_io(trt, engine, path)
+        io = engine_io(engine, path)
         self.input, self.outputs, self.dtypes = io["input"], io["outputs"], io["dtypes"]
         self.min_shape, self.max_shape = io["profile"][0], io["profile"][2]
         names = [self.input, *self.outputs]
         self.context.set_input_shape(self.input, self.max_shape)  # size every buffer for the largest batch
         self._bufs = {}
         for n in names:
-            shape = self.max_shape if n == self.input else tuple(self.context.get_tensor_shape(n))
+            shape = self.max_shape if n == self.input else dims(self.context.get_tensor_shape(n))
             self._bufs[n] = self.device.alloc(int(np.prod(shape)) * self.dtypes[n].itemsize)
             self.context.set_tensor_address(n, self._bufs[n].ptr)
         self.info = {"provider": "TensorRT", "tensorrt": trt.__version__, "buffers": self.device.name,
@@ -307,7 +358,7 @@ class EngineRunner:
         if not self.context.execute_async_v3(self.device.handle):
             raise RuntimeError("TensorRT failed to enqueue the inference (execute_async_v3)")
         name = self.outputs[0]
-        out = np.empty(tuple(self.context.get_tensor_shape(name)), self.dtypes[name])
+        out = np.empty(dims(self.context.get_tensor_shape(name)), self.dtypes[name])
         self.device.download(out, self._bufs[name])
         self.device.sync()
         return out[:n].astype(np.float32, copy=False)

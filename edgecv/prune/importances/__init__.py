@@ -1,0 +1,1 @@
+"""One file per channel importance; every module here registers itself (edgecv.prune.importance)."""
