@@ -388,7 +388,7 @@ def test_the_data_class_names_reach_every_artifact_a_recipe_builds(tmp_path):
         assert names == expected, entry["path"]
     for record in ctx.records:
         for f in record["model_files"].values():
-            assert edgecv.load_model(f)[1]["class_names"] == ["cat", "dog"]
+            assert edgecv.load_model(f).meta["class_names"] == ["cat", "dog"]
     bad = {**raw, "stages": [{"type": "export", "class_names": ["only one"]}]}
     with pytest.raises(ValueError, match=r"stages.0.class_names: 1 names for the data's 2 classes"):
         edgecv.run(validate_recipe(bad), out_dir=tmp_path / "bad")
