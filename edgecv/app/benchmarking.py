@@ -71,10 +71,12 @@ def benchmark(artifact: str | Path, options: BenchmarkOptions | None = None, **f
         rows = benchmark_artifact(art, data, reference, batches=list(o.batches), threads=o.threads, timing=o.timing,
                                   thresholds=o.thresholds, name=name, runner=predictor.runner, strict=True)
         if o.emulate:
+            from ..bench.emulate import EmulatedEval
             from .emulate import emulated_rows
 
-            rows += emulated_rows(art, list(o.emulate), data=data, reference=reference, host_runner=predictor.runner,
-                                  thresholds=o.thresholds, threads=o.threads, images=o.emulate_images, name=name)
+            how = EmulatedEval(data=data, reference_model=reference, host_runner=predictor.runner,
+                               thresholds=o.thresholds, threads=o.threads, name=name)
+            rows += emulated_rows(art, list(o.emulate), how, images=o.emulate_images)
     except (ValueError, KeyError, FileNotFoundError, ImportError, *_emulation_errors(o.emulate)):
         raise
     except Exception as e:  # a runtime's own exception types (e.g. onnxruntime's): one line

@@ -1,8 +1,8 @@
 """Emulated targets for the CLI and the benchmark stage: set them up, and benchmark an artifact in them.
 
     setup_targets(["arm64"])                  # once per architecture; cached under ~/.edgecv/emulate
-    rows = emulated_rows(artifact, ["arm64-a53", "arm64-i8mm"], data=evalset, reference=model,
-                         host_runner=predictor.runner, images=200)
+    rows = emulated_rows(artifact, ["arm64-a53", "arm64-i8mm"],
+                         EmulatedEval(data=evalset, reference_model=model, host_runner=predictor.runner), images=200)
 """
 from __future__ import annotations
 
@@ -47,12 +47,12 @@ def emulation_status() -> list[dict]:
     return out
 
 
-def emulated_rows(artifact, names: Sequence[str], data=None, reference=None, host_runner=None, thresholds=None,
-                  threads: int | None = None, images: int | None = None, name: str | None = None,
+def emulated_rows(artifact, names: Sequence[str], how, images: int | None = None,
                   log: Callable[[str], None] = _stderr) -> list[dict]:
-    """One row per class in `names` (see edgecv.bench.emulate.emulated_rows); failures raise one line."""
-    from ..bench import Thresholds
+    """One row per class in `names`, judged as `how` (an edgecv.bench.emulate.EmulatedEval) says; failures raise
+    one line (see edgecv.bench.emulate.emulated_rows)."""
+    from dataclasses import replace
+
     from ..bench.emulate import emulated_rows as rows
 
-    return rows(artifact, names, data=data, reference_model=reference, host_runner=host_runner,
-                thresholds=thresholds or Thresholds(), threads=threads, images=images, name=name, strict=True, log=log)
+    return rows(artifact, names, replace(how, strict=True), images=images, log=log)

@@ -119,7 +119,7 @@ def _artifact_rows(a: dict, model, common: dict, con) -> list[dict]:
 def _emulated_rows(cfg: BenchmarkStage, a: dict, model, data, common: dict, con) -> list[dict]:
     """`emulate:` rows for one artifact: accuracy on each emulated CPU class, on `data` (a subset of the val split)."""
     from ..backends import Artifact
-    from ..bench.emulate import emulated_rows
+    from ..bench.emulate import EmulatedEval, emulated_rows
     from ..bench.emulate.runner import RUNTIMES
 
     if (not cfg.emulate or a.get("status", "ok") != "ok" or not a.get("path") or a.get("backend") not in RUNTIMES
@@ -127,9 +127,9 @@ def _emulated_rows(cfg: BenchmarkStage, a: dict, model, data, common: dict, con)
         return []
     role = artifact_role(a)
     art = Artifact.from_path(a["path"], a.get("backend"))
-    return emulated_rows(art, cfg.emulate, data=data, reference_model=model, thresholds=common["thresholds"],
-                         name=a.get("name") or role, extra={"role": role}, strict=False,
-                         log=lambda m: con.print(f"  {m}", markup=False))
+    how = EmulatedEval(data=data, reference_model=model, thresholds=common["thresholds"], name=a.get("name") or role,
+                       extra={"role": role}, strict=False)
+    return emulated_rows(art, cfg.emulate, how, log=lambda m: con.print(f"  {m}", markup=False))
 
 
 def _selected(a: dict, wanted: list[str] | None) -> bool:

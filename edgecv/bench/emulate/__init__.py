@@ -2,7 +2,7 @@
 
     from edgecv.bench.emulate import prepare, benchmark_emulated
     prepare("arm64")                                   # once: cached under ~/.edgecv/emulate/arm64
-    row = benchmark_emulated(artifact, "arm64-a53", data=evalset, reference_model=model, host_runner=runner)
+    row = benchmark_emulated(artifact, "arm64-a53", EmulatedEval(data=evalset, reference_model=model, host_runner=runner))
 
 The host decodes and preprocesses the images and scores the logits with the harness's own functions; an
 aarch64 build of the artifact's runtime (ONNX Runtime, LiteRT) runs the model inside the emulated target
@@ -22,6 +22,7 @@ _LAZY = {
     "EmulatedRunner": ("runner", "EmulatedRunner"),
     "EmulationError": ("runner", "EmulationError"),
     "benchmark_emulated": ("rows", "benchmark_emulated"),
+    "EmulatedEval": ("rows", "EmulatedEval"),
     "emulated_rows": ("rows", "emulated_rows"),
 }
 

@@ -1,7 +1,7 @@
 """The ledger row of an artifact run in an emulated target: the harness's accuracy path with an
 EmulatedRunner, then the same images through the host's own run of the file for comparison.
 
-    row = benchmark_emulated(artifact, "arm64", data=evalset, reference_model=model, host_runner=runner)
+    row = benchmark_emulated(artifact, "arm64", EmulatedEval(data=evalset, reference_model=model, host_runner=runner))
     row["top1"], row["agreement"]          # on the emulated target, judged by the usual thresholds
     row["host_top1"], row["host_agreement"] # the host's run of the same file on the same images
     row["same_as_host"], row["differ_from_host"]  # % of images with the host's top-1; how many differ
@@ -9,7 +9,8 @@ EmulatedRunner, then the same images through the host's own run of the file for 
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -23,12 +24,24 @@ from .runner import EmulatedRunner, EmulationError
 from .targets import target as find_target
 
 
-def benchmark_emulated(artifact, target: str, data=None, reference_model=None, host_runner=None,
-                       thresholds: Thresholds = Thresholds(), threads: int | None = None, name: str | None = None,
-                       extra: dict | None = None, env=None, strict: bool = False) -> dict:
-    """One row: `artifact` evaluated in the emulated `target` class on `data` (else parity on random images),
-    compared with `host_runner` (the host's runner of the same file) on the same images. No latency."""
+@dataclass(frozen=True)
+class EmulatedEval:
+    """How an artifact is judged in an emulated CPU class: on what, against what, and named how."""
+    data: Any = None  # an EvalSet of labelled images; None: parity on random images
+    reference_model: Any = None  # the PyTorch source, for agreement
+    host_runner: Callable | None = None  # this machine's runner of the same file, compared image by image
+    thresholds: Thresholds = Thresholds()
+    threads: int | None = None
+    name: str | None = None  # the row's name
+    extra: Mapping[str, Any] | None = None  # more fields for the row (e.g. its role in a run)
+    strict: bool = False  # raise a set-up or run failure instead of writing it into the row
+
+
+def benchmark_emulated(artifact, target: str, how: EmulatedEval = EmulatedEval(), env=None) -> dict:
+    """One row: `artifact` evaluated in the emulated `target` class on `how.data` (else parity on random
+    images), compared with `how.host_runner` on the same images. No latency."""
     t = find_target(target)
+    data, strict = how.data, how.strict
     meta = artifact.metadata
     fixed = meta.input_shape[0] if isinstance(meta.input_shape[0], int) and meta.input_shape[0] > 0 else None
     total = len(data) + (fixed or 1) if data is not None else None  # the harness's probe batch, then every image
@@ -36,20 +49,20 @@ def benchmark_emulated(artifact, target: str, data=None, reference_model=None, h
         try:
             if isinstance(env, Exception):  # the target could not be set up (emulated_rows tried once for all)
                 raise env
-            emu = EmulatedRunner(artifact, t, threads, env=env, on_images=advance)
+            emu = EmulatedRunner(artifact, t, how.threads, env=env, on_images=advance)
         except Exception as e:  # set-up, emulator, a file the host backend cannot read: the row says which
             if strict:
                 raise
             emu = _Unavailable(f"emulated {t.name}: {first_line(e)}")  # an export_failed row that says why
         with emu:
-            row = benchmark_artifact(artifact, data=data, batches=[fixed or 1], threads=threads,
-                                     reference_model=reference_model, timing=None, thresholds=thresholds, name=name,
-                                     runner=emu, strict=strict, extra={**(extra or {}), "emulated": t.name},
+            row = benchmark_artifact(artifact, data=data, batches=[fixed or 1], threads=how.threads,
+                                     reference_model=how.reference_model, timing=None, thresholds=how.thresholds,
+                                     name=how.name, runner=emu, strict=strict, extra={**(how.extra or {}), "emulated": t.name},
                                      host=CPU_TARGETS.get(t.name))[0]  # the class's CPU: its features, its kernels' limits
             row["device"] = emu.info.get("device")
             row["emulated_cpu"] = emu.info.get("cpu")
-            if host_runner is not None and row["status"] in ("ok", "inaccurate"):
-                row.update(compare_with_host(emu, host_runner, data, reference_model, fixed,
+            if how.host_runner is not None and row["status"] in ("ok", "inaccurate"):
+                row.update(compare_with_host(emu, how.host_runner, data, how.reference_model, fixed,
                                              input_chw(meta.input_shape, artifact.path)))
     if row.get("differ_from_host"):
         note = (f"{row['differ_from_host']} of {row['images']} images' top-1 differ from the host's run"
@@ -58,21 +71,21 @@ def benchmark_emulated(artifact, target: str, data=None, reference_model=None, h
     return row
 
 
-def emulated_rows(artifact, names: Sequence[str], data=None, reference_model=None, host_runner=None,
-                  thresholds: Thresholds = Thresholds(), threads: int | None = None, images: int | None = None,
-                  name: str | None = None, extra: dict | None = None, strict: bool = True, seed: int = 0,
-                  log: Callable[[str], None] = print) -> list[dict]:
-    """One row per class in `names`: `artifact` evaluated in it on `data` (a seeded, stratified subset of
-    about `images` images when given), compared with `host_runner` (loaded here when None) on the same
-    images. The first use of an architecture sets it up; without `strict`, a set-up or run failure becomes
+def emulated_rows(artifact, names: Sequence[str], how: EmulatedEval = EmulatedEval(strict=True),
+                  images: int | None = None, seed: int = 0, log: Callable[[str], None] = print) -> list[dict]:
+    """One row per class in `names`: `artifact` evaluated in it on `how.data` (a seeded, stratified subset of
+    about `images` images when given), compared with `how.host_runner` (loaded here when None) on the same
+    images. The first use of an architecture sets it up; without `how.strict`, a set-up or run failure becomes
     the row's `export_failed` reason instead of an exception."""
     from ...backends import BACKENDS
     from .provision import prepare
 
-    subset = data.subset(images, seed) if data is not None else None
+    strict = how.strict
+    subset = how.data.subset(images, seed) if how.data is not None else None
+    host_runner = how.host_runner
     if host_runner is None:
         try:
-            host_runner = BACKENDS.get(artifact.backend).load(artifact, threads)
+            host_runner = BACKENDS.get(artifact.backend).load(artifact, how.threads)
         except Exception:
             if strict:
                 raise
@@ -89,9 +102,8 @@ def emulated_rows(artifact, names: Sequence[str], data=None, reference_model=Non
     for n in names:
         log(f"evaluating {artifact.path.name} on emulated {find_target(n).name}"
             + (f" ({len(subset)} images; no latency: emulated time is not the target's)" if subset is not None else ""))
-        rows.append(benchmark_emulated(artifact, n, data=subset, reference_model=reference_model, host_runner=host_runner,
-                                       thresholds=thresholds, threads=threads, name=name, extra=extra,
-                                       env=envs[find_target(n).arch], strict=strict))
+        rows.append(benchmark_emulated(artifact, n, replace(how, data=subset, host_runner=host_runner),
+                                       env=envs[find_target(n).arch]))
     return rows
 
 

@@ -49,10 +49,10 @@ def test_only_onnx_and_tflite_artifacts_run_emulated(tmp_path, host_python_env, 
 def test_emulated_row_has_no_latency_and_compares_with_the_host(tiny_onnx, host_python_env):
     """The harness's accuracy path with the emulated runner: parity on random images without --data, the host
     comparison on the same images, and no timing fields."""
-    from edgecv.bench.emulate import benchmark_emulated
+    from edgecv.bench.emulate import EmulatedEval, benchmark_emulated
 
     host = BACKENDS.get("onnxruntime").load(tiny_onnx, 1)
-    row = benchmark_emulated(tiny_onnx, "arm64-i8mm", host_runner=host, env=host_python_env, strict=True)
+    row = benchmark_emulated(tiny_onnx, "arm64-i8mm", EmulatedEval(host_runner=host, strict=True), env=host_python_env)
     assert row["emulated"] == "arm64-i8mm" and row["status"] == "ok"
     assert row["latency_ms_p50"] is None and row["throughput_ips"] is None
     assert row["same_as_host"] == 100.0 and row["differ_from_host"] == 0 and row["host_max_abs_diff"] == 0.0
