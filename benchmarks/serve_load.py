@@ -76,7 +76,10 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
     return status, headers.get("connection", "").lower() == "close"
 
 
-async def _run_clients(host: str, port: int, requests: list[bytes], clients: int, budget: int, duration_s: float) -> Tally:
+async def _run_clients(host: str, port: int, requests: list[bytes], clients: int, budget: int, duration_s: float,
+                       sources: list[str] | None = None) -> Tally:
+    """`clients` keep-alive clients, one request in flight each; `sources`: a local address per client
+    (loopback has a whole /8: distinct client addresses for a server's per-address limits)."""
     tally = Tally()
     left = [budget]
     deadline = time.monotonic() + duration_s
@@ -91,7 +94,9 @@ async def _run_clients(host: str, port: int, requests: list[bytes], clients: int
             start = time.perf_counter()
             try:
                 if writer is None:
-                    reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), REQUEST_TIMEOUT_S)
+                    local = (sources[offset % len(sources)], 0) if sources else None
+                    reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port, local_addr=local),
+                                                            REQUEST_TIMEOUT_S)
                 writer.write(payload)
                 status, close = await asyncio.wait_for(_read_response(reader), REQUEST_TIMEOUT_S)
             except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):

@@ -12,11 +12,14 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from .recipe import Recipe, RecipeError, check_recipe_resources, recipe_differences, recipe_fingerprint
+from .recipe import (PATH_KEYS, Recipe, RecipeError, check_recipe_resources, recipe_differences, recipe_fingerprint,
+                     recipe_paths)
 from .stages.context import RunContext
 from .utils.io import write_json
+from .utils.paths import check_output_folder
 
 MANIFEST = "manifest.json"
+INPUTS = "inputs.json"  # the fingerprint of every data folder and file the recipe names, taken at the start
 
 
 def default_out_dir(name: str) -> Path:
@@ -28,10 +31,11 @@ def default_out_dir(name: str) -> Path:
 
 
 def latest_run(name: str) -> Path | None:
+    import glob
     import os
 
     base = Path(os.environ.get("EDGECV_RUNS", Path.home() / ".edgecv" / "runs"))
-    runs = sorted(base.glob(f"{name}-*")) if base.is_dir() else []
+    runs = sorted(base.glob(f"{glob.escape(name)}-*")) if base.is_dir() else []  # a name may hold * or [
     return runs[-1] if runs else None
 
 
@@ -83,8 +87,13 @@ def build_models(recipe: Recipe, num_classes: int) -> dict:
     return models
 
 
-def run_recipe(recipe: Recipe, out_dir: str | Path | None = None, resume: bool = False, console=None) -> RunContext:
-    """Run every stage of `recipe`; returns the context holding models, artifacts and results."""
+RESUME_IF_ANY = "if-any"  # `resume=` for callers that own the folder (a sweep's trial): continue a run if one is there
+
+
+def run_recipe(recipe: Recipe, out_dir: str | Path | None = None, resume: bool | str = False, console=None) -> RunContext:
+    """Run every stage of `recipe`; returns the context holding models, artifacts and results.
+    `resume=True` continues the run in `out_dir` and refuses a folder that holds none (`--resume`);
+    `resume=RESUME_IF_ANY` continues one if it is there, else starts in the folder as it is."""
     from .models import data_config
     from .plugins import load_plugins
     from .report import write_report
@@ -98,10 +107,12 @@ def run_recipe(recipe: Recipe, out_dir: str | Path | None = None, resume: bool =
     if problems:
         raise RecipeError(recipe.source, problems)
     out = Path(out_dir) if out_dir else default_out_dir(recipe.name)
+    check_output_folder(out, "output folder")
     manifest_path = out / MANIFEST
     done: list[dict] = []
+    inputs = input_fingerprints(recipe)
     if resume:
-        check_resume_recipe(out, recipe)
+        check_resume(out, recipe, inputs, console, require_run=resume is True)
     if resume and manifest_path.is_file():
         manifest = json.loads(manifest_path.read_text())
         done = manifest.get("records", [])
@@ -123,6 +134,7 @@ def run_recipe(recipe: Recipe, out_dir: str | Path | None = None, resume: bool =
         if done:
             _restore(ctx, done, console)
         write_json(out / "recipe.json", recipe.raw)
+        write_json(out / INPUTS, inputs)
         console.print(f"[bold]edgecv run[/] {escape(recipe.name)}: {len(recipe.stages)} stages -> {escape(str(out))}")
         for stage in recipe.stages:
             if stage.index < len(done):
@@ -133,6 +145,7 @@ def run_recipe(recipe: Recipe, out_dir: str | Path | None = None, resume: bool =
             console.rule(f"stage {stage.index}: {stage.type}")
             t0 = time.perf_counter()
             seed_everything(recipe.seed + stage.index)
+            ctx.stage_index = stage.index
             record = STAGES.get(stage.type).run(ctx, stage.config, stage_dir) or {}
             record = {"stage": stage.label, "type": stage.type, "seconds": round(time.perf_counter() - t0, 2), **record}
             ctx.records.append(record)
@@ -146,28 +159,103 @@ def run_recipe(recipe: Recipe, out_dir: str | Path | None = None, resume: bool =
 
 
 class ResumeMismatch(ValueError):
-    """`--resume` on a run folder made by a different resolved recipe."""
+    """`--resume` on a run folder made by a different resolved recipe, or from data that changed."""
 
 
-def check_resume_recipe(out: Path, recipe: Recipe) -> None:
+def input_fingerprints(recipe: Recipe) -> dict[str, dict]:
+    """{'data.root': {'path': ..., 'classes': [...], 'files': n, 'bytes': n}, ...} for every path the
+    recipe names that exists (data folders, calibration folders, checkpoints)."""
+    from .data.fingerprint import folder_fingerprint
+
+    return {key: {"path": path, **folder_fingerprint(path)} for key, path in recipe_paths(recipe.raw).items()
+            if Path(path).exists()}
+
+
+def check_resume(out: Path, recipe: Recipe, inputs: dict[str, dict], console, require_run: bool = True) -> None:
+    """Refuse `--resume` on a folder that holds no run (with `require_run`), or that a different recipe or
+    other data made."""
+    if not ((out / MANIFEST).is_file() or (out / "recipe.json").is_file()):
+        if not require_run:
+            return
+        why = "the folder does not exist" if not out.exists() else "no manifest.json or recipe.json in it"
+        raise FileNotFoundError(f"--resume: {out} holds no run ({why}); start the run without --resume, or give the "
+                                "--out of an earlier run")
+    recorded_inputs = _read_json(out / INPUTS) or {}
+    moved = check_resume_recipe(out, recipe, recorded_inputs, inputs)
+    changed = []
+    for key, now in inputs.items():
+        before = recorded_inputs.get(key)
+        if isinstance(before, dict) and before.get("path") == now["path"]:
+            from .data.fingerprint import fingerprint_changes
+
+            if diff := fingerprint_changes(before, now):
+                changed.append(f"{key} {now['path']}: {', '.join(diff)}")
+    if changed:
+        raise ResumeMismatch(f"--resume: the data changed since {out} was started ({'; '.join(changed)}); resume it "
+                             "with the data it started on, or choose a new --out")
+    for line in moved:
+        console.print(f"[yellow]note:[/] {escape(line)}")
+
+
+def check_resume_recipe(out: Path, recipe: Recipe, recorded_inputs: dict | None = None,
+                        inputs: dict | None = None) -> list[str]:
     """Refuse to resume `out` when its recorded recipe (the manifest's fingerprint, else recipe.json)
-    differs from `recipe` after overrides: finished stages would be credited to the wrong recipe."""
+    differs from `recipe` after overrides: finished stages would be credited to the wrong recipe. A data
+    path that differs only because the same data sits elsewhere now (same fingerprint) is allowed;
+    returns a note per such path."""
     recorded = None
     if (out / MANIFEST).is_file():
-        recorded = json.loads((out / MANIFEST).read_text()).get("recipe_fingerprint")
+        recorded = (_read_json(out / MANIFEST) or {}).get("recipe_fingerprint")
     if not isinstance(recorded, dict) and (out / "recipe.json").is_file():
-        recorded = recipe_fingerprint(json.loads((out / "recipe.json").read_text()))
+        recorded = recipe_fingerprint(_read_json(out / "recipe.json") or {})
     if not isinstance(recorded, dict):
-        return  # nothing recorded: a folder that never got past its start
+        return []  # nothing recorded: a folder that never got past its start
     now = recipe_fingerprint(recipe.raw)
     if recorded.get("sha256") == now["sha256"]:
-        return
-    diffs = recipe_differences(recorded.get("flat") or {}, now["flat"])
+        return []
+    old_flat = recorded.get("flat") or {}
+    diffs, moved = [], []
+    for line in recipe_differences(old_flat, now["flat"]):
+        key = line.split(":", 1)[0]
+        verdict = _path_change(key, old_flat.get(key), now["flat"].get(key), recorded_inputs or {}, inputs or {})
+        if verdict == "same":
+            continue
+        if verdict and verdict.startswith("moved"):
+            moved.append(f"{key}: {verdict}")
+            continue
+        diffs.append(line + (f" ({verdict})" if verdict else ""))
     if not diffs:
-        return
+        return moved
     shown = "; ".join(diffs[:8]) + (f"; and {len(diffs) - 8} more" if len(diffs) > 8 else "")
     raise ResumeMismatch(f"--resume: {out} was made by a different recipe ({shown}); resume it with the recipe and "
                          "--set overrides it was started with, or choose a new --out")
+
+
+def _path_change(key: str, old, new, recorded_inputs: dict, inputs: dict) -> str | None:
+    """For a path key that differs: 'same' (a relative path recorded by an older edgecv that names the
+    same place), 'moved ...' (the same fingerprint elsewhere), what changed in the data, or None."""
+    import os
+
+    from .data.fingerprint import fingerprint_changes
+
+    if not (isinstance(old, str) and isinstance(new, str) and key.rsplit(".", 1)[-1] in PATH_KEYS):
+        return None
+    if not os.path.isabs(old) and os.path.abspath(old) == new:
+        return "same"
+    before, now = recorded_inputs.get(key), inputs.get(key)
+    if not (isinstance(before, dict) and isinstance(now, dict)):
+        return None
+    diff = fingerprint_changes(before, now)
+    if not diff:
+        return f"moved from {old} to {new} (same classes, files and bytes)"
+    return "; ".join(diff)
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _remove_unfinished(out: Path, existed: bool, console) -> None:

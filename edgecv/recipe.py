@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .data.spec import DataSpec
 from .models.spec import ENSEMBLE, ModelSpec
@@ -37,6 +37,30 @@ class RecipeBody(BaseModel):
     teachers: list[ModelSpec] = Field(default_factory=list, description="more teachers for multi-teacher KD")
     student: ModelSpec
     stages: list[dict[str, Any]] = Field(..., min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_not_a_path(cls, name: str) -> str:
+        return check_run_name(name)
+
+
+MAX_NAME = 100  # a run folder is '<name>-<time>': well inside any file system's 255-byte name limit
+
+
+def check_run_name(name: str) -> str:
+    """The recipe's `name` names its run folder (<runs>/<name>-<time>), so it must be one plain folder
+    name: never a path that could write elsewhere."""
+    if not name.strip():
+        raise ValueError("must not be empty: it names the run folder")
+    if "/" in name or "\\" in name:
+        raise ValueError("must not contain a path separator ('/' or '\\'): it names the run folder, e.g. my-run")
+    if name in (".", "..") or name.startswith(".."):
+        raise ValueError("must not be '.' or start with '..': it names the run folder, e.g. my-run")
+    if len(name) > MAX_NAME:
+        raise ValueError(f"is {len(name)} characters; at most {MAX_NAME} (it names the run folder)")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise ValueError("must not contain control characters: it names the run folder")
+    return name
 
 
 @dataclass
@@ -65,15 +89,45 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"recipe not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise RecipeError(str(path), [f"not valid YAML: {e}"]) from None
+    raw = read_recipe_file(path)
     if not isinstance(raw, dict):
         raise RecipeError(str(path), ["the top level must be a mapping of keys (name, data, student, stages, ...)"])
-    raw = apply_overrides(raw, overrides or [], str(path))
+    origins: dict[str, str] = {}
+    raw = apply_overrides(raw, overrides or [], str(path), origins)
     _resolve_paths(raw, path.parent)
-    return validate_recipe(raw, str(path))
+    try:
+        return validate_recipe(raw, str(path))
+    except RecipeError as e:
+        raise RecipeError(e.source, [_name_the_set(p, origins) for p in e.problems]) from None
+
+
+def read_recipe_file(path: Path) -> Any:
+    """The YAML of `path` (safe types only; aliases bounded, duplicate keys refused), or a RecipeError
+    naming the file and line."""
+    from .utils import strict_yaml
+
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise RecipeError(str(path), [f"not UTF-8 text: byte 0x{data[e.start]:02x} on line {line}; save the file as UTF-8"]) from None
+    try:
+        return strict_yaml.load(text)
+    except strict_yaml.YamlRefused as e:
+        raise RecipeError(str(path), [str(e)]) from None
+    except yaml.YAMLError as e:
+        raise RecipeError(str(path), [f"not valid YAML: {e}"]) from None
+
+
+def _name_the_set(problem: str, origins: dict[str, str]) -> str:
+    """'stages.5.epochs: ...' -> 'stages.5.epochs (--set stages.-1.epochs): ...' where --set wrote that
+    key under another spelling (a negative index, a stage's type): the user sees the key they typed."""
+    for canonical, typed in origins.items():
+        if canonical != typed and (problem.startswith(canonical + ":") or problem.startswith(canonical + ".")):
+            path, rest = problem.split(":", 1)
+            return f"{path} (--set {typed}{path[len(canonical):]}):{rest}"
+    return problem
 
 
 def validate_recipe(raw: dict[str, Any], source: str = "<dict>") -> Recipe:
@@ -128,38 +182,55 @@ def _role_problems(body: RecipeBody, stages: list[Stage]) -> list[str]:
     return problems
 
 
-def apply_overrides(raw: dict, overrides: list[str], source: str = "<recipe>") -> dict:
+def apply_overrides(raw: dict, overrides: list[str], source: str = "<recipe>", origins: dict[str, str] | None = None) -> dict:
+    """`raw` with each 'key.path=value' applied (values read as YAML). `origins`, when given, gets
+    {the key path as stored (indices resolved): the key as typed}."""
+    from .utils import strict_yaml
+
     raw = copy.deepcopy(raw)
     for item in overrides:
         if "=" not in item:
             raise RecipeError(source, [f"--set {item!r}: expected key.path=value"])
         key, value = item.split("=", 1)
+        key = key.strip()
+        if not key or "" in key.split("."):
+            raise RecipeError(source, [f"--set {item!r}: the key is {'empty' if not key else 'missing a part'}; "
+                                       "expected key.path=value, e.g. stages.0.epochs=2"])
         try:
-            parsed = yaml.safe_load(value) if value != "" else ""
+            parsed = strict_yaml.load(value) if value != "" else ""
+        except strict_yaml.YamlRefused as e:
+            raise RecipeError(source, [f"--set {key}: {e}"]) from None
         except yaml.YAMLError:
             parsed = value
-        _set_path(raw, key.strip().split("."), parsed, source, key)
+        canonical = _set_path(raw, key.split("."), parsed, source, key)
+        if origins is not None:
+            origins[canonical] = key
     return raw
 
 
-def _set_path(node: Any, parts: list[str], value: Any, source: str, key: str) -> None:
+def _set_path(node: Any, parts: list[str], value: Any, source: str, key: str) -> str:
+    """Set the value; returns the key path as stored (list indices resolved to 0..n-1)."""
+    stored = []
     for depth, part in enumerate(parts):
         last = depth == len(parts) - 1
         if isinstance(node, list):
             idx = _list_index(node, part, source, key)
+            stored.append(str(idx))
             if last:
                 node[idx] = value
-                return
+                break
             node = node[idx]
         elif isinstance(node, dict):
+            stored.append(part)
             if last:
                 node[part] = value
-                return
+                break
             if node.get(part) is None:
                 node[part] = {}
             node = node[part]
         else:
             raise RecipeError(source, [f"--set {key}: '{'.'.join(parts[:depth])}' is not a section"])
+    return ".".join(stored)
 
 
 def _list_index(node: list, part: str, source: str, key: str) -> int:
@@ -167,7 +238,7 @@ def _list_index(node: list, part: str, source: str, key: str) -> int:
         idx = int(part)
         if not -len(node) <= idx < len(node):
             raise RecipeError(source, [f"--set {key}: index {idx} out of range (0..{len(node) - 1})"])
-        return idx
+        return idx % len(node)
     hits = [i for i, s in enumerate(node) if isinstance(s, dict) and part in (s.get("type"), s.get("name"))]
     if len(hits) != 1:
         why = "no stage" if not hits else "several stages"
@@ -212,7 +283,8 @@ def recipe_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     for key in sorted(set(old) | set(new), key=_natural_key):
         a, b = old.get(key, unset), new.get(key, unset)
         if a != b:
-            show = lambda v: "(unset)" if v is unset else json_short(v)  # noqa: E731
+            limit = 1000 if key.rsplit(".", 1)[-1] in PATH_KEYS else 60  # a clipped path hides what changed
+            show = lambda v: "(unset)" if v is unset else json_short(v, limit)  # noqa: E731
             out.append(f"{key}: {show(a)} -> {show(b)}")
     return out
 
@@ -259,7 +331,7 @@ def check_recipe_resources(recipe: Recipe) -> list[str]:
             problems.append(f"data.root: folder not found: {data.root} (set data.download: true on a machine with a network)")
     stages = recipe.raw.get("stages") if isinstance(recipe.raw.get("stages"), list) else []
     for i, st in enumerate(stages):
-        for key in sorted({"calib_data", "val_data", "data_dir"} & set(st if isinstance(st, dict) else ())):  # inputs
+        for key in sorted({"calib_data", "val_data", "data_dir", "class_names"} & set(st if isinstance(st, dict) else ())):
             value = st[key]
             if isinstance(value, str) and value and not Path(value).exists():
                 problems.append(f"stages.{i}.{key}: not found: {value}")
@@ -341,17 +413,29 @@ def _backend_problems(recipe: Recipe) -> list[str]:
     return problems
 
 
-# Keys whose values are file paths: relative ones are tried against the current directory first,
-# then against the recipe's folder.
-_PATH_KEYS = {"checkpoint", "root", "train_dir", "val_dir", "calib_data", "val_data", "data_dir"}
+# Keys whose values are file paths. A relative one is tried against the current directory first, then
+# against the recipe's folder, and stored absolute: the run folder records which data it was made from,
+# whatever folder `run` or `--resume` is started in.
+PATH_KEYS = {"checkpoint", "root", "train_dir", "val_dir", "calib_data", "val_data", "data_dir", "class_names"}
+
+
+def recipe_paths(raw: dict[str, Any]) -> dict[str, str]:
+    """{'data.root': '/abs/data', 'stages.3.calib_data': ...}: every path value of a resolved recipe."""
+    return {k: v for k, v in flatten_recipe(raw).items()
+            if k.rsplit(".", 1)[-1] in PATH_KEYS and isinstance(v, str) and v}
 
 
 def _resolve_paths(node: Any, recipe_dir: Path) -> None:
+    import os
+
     if isinstance(node, dict):
         for k, v in node.items():
-            if k in _PATH_KEYS and isinstance(v, str) and not Path(v).is_absolute():
-                if not Path(v).exists() and (recipe_dir / v).exists():
-                    node[k] = str((recipe_dir / v).resolve())
+            if k in PATH_KEYS and isinstance(v, str) and v:
+                here = Path(v).expanduser()
+                if here.is_absolute() or here.exists():
+                    node[k] = os.path.abspath(here)
+                elif (recipe_dir / here).exists():
+                    node[k] = os.path.abspath(recipe_dir / here)
             else:
                 _resolve_paths(v, recipe_dir)
     elif isinstance(node, list):

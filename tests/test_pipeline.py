@@ -160,9 +160,8 @@ def test_resume_with_a_different_recipe_is_refused(tmp_path, capsys):
     assert "done earlier, skipped" in capsys.readouterr().out
 
 
-def test_ctrl_c_says_how_to_resume(tmp_path, capsys, scratch_stage):
-    import shlex
-
+def _interrupt_the_first_call(scratch_stage) -> list:
+    """The scratch stage raises KeyboardInterrupt the first time it runs (a Ctrl-C), then runs; returns its calls."""
     calls = []
 
     def interrupt_once():
@@ -171,6 +170,13 @@ def test_ctrl_c_says_how_to_resume(tmp_path, capsys, scratch_stage):
             raise KeyboardInterrupt
 
     scratch_stage.action = staticmethod(interrupt_once)
+    return calls
+
+
+def test_ctrl_c_says_how_to_resume(tmp_path, capsys, scratch_stage):
+    import shlex
+
+    calls = _interrupt_the_first_call(scratch_stage)
     recipe, out = _tiny(tmp_path, ["test_stage"]), tmp_path / "my run"
     assert main(["run", str(recipe), "--out", str(out), "--set", "data.max_train=50"]) == 130
     err = capsys.readouterr().err.strip()
@@ -248,3 +254,141 @@ def test_an_ensemble_teacher_is_one_teacher_and_one_ledger_row(tmp_path):
     assert rows[("teacher", "torch")]["params"] == sum(p.numel() for p in ctx.models["teacher"].parameters())
     saved, _ = edgecv.load_model(Path(ctx.records[-1]["model_files"]["teacher"]))
     assert isinstance(saved, Ensemble) and len(saved.members) == 2
+
+
+# --------------------------------------------------------------------------- resume checks its inputs
+
+FOLDER_RECIPE = """name: tiny
+seed: 0
+device: cpu
+data: {source: imagefolder, root: data, image_size: 32, batch_size: 8, workers: 0}
+student: {name: cifar_resnet8}
+stages:
+  - {type: evaluate, latency: false}
+  - {type: test_stage}
+"""
+
+
+def _image_folder(root: Path, classes: list[str], per_class: int = 2) -> Path:
+    import numpy as np
+    from PIL import Image
+
+    for split in ("train", "val"):
+        for i, cls in enumerate(classes):
+            (root / split / cls).mkdir(parents=True)
+            for j in range(per_class):
+                arr = np.random.default_rng(10 * i + j).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+                Image.fromarray(arr).save(root / split / cls / f"{j}.png")
+    return root
+
+
+@pytest.fixture
+def two_datasets(tmp_path, scratch_stage, monkeypatch):
+    """ds1/data (cat, dog) and ds2/data (car, plane), a recipe in rec/ naming `data: data` (relative), and a
+    stage that is interrupted the first time it runs."""
+    _image_folder(tmp_path / "ds1" / "data", ["cat", "dog"])
+    _image_folder(tmp_path / "ds2" / "data", ["car", "plane"])
+    (tmp_path / "rec").mkdir()
+    (tmp_path / "rec" / "tiny.yaml").write_text(FOLDER_RECIPE)
+    _interrupt_the_first_call(scratch_stage)
+    return tmp_path
+
+
+def test_resume_from_another_folder_does_not_switch_datasets(two_datasets, monkeypatch, capsys):
+    """The issue's case: started in ds1 with `data.root: data`, resumed from ds2 with the same command:
+    refused, naming the data folder and its classes, and nothing of ds2 is trained or reported."""
+    monkeypatch.chdir(two_datasets / "ds1")
+    argv = ["run", "../rec/tiny.yaml", "--out", "../T"]
+    assert main(argv) == 130
+    recorded = json.loads((two_datasets / "T" / "recipe.json").read_text())
+    assert recorded["data"]["root"] == str(two_datasets / "ds1" / "data")  # absolute, not 'data'
+    capsys.readouterr()
+    monkeypatch.chdir(two_datasets / "ds2")
+    assert main([*argv, "--resume"]) == 2
+    printed = capsys.readouterr().out
+    assert "data.root" in printed and "ds1/data -> " in printed and "ds2/data" in printed
+    assert "cat, dog -> car, plane" in printed and "Traceback" not in printed
+    assert not (two_datasets / "T" / "results.json").exists()
+    monkeypatch.chdir(two_datasets / "ds1")
+    assert main([*argv, "--resume"]) == 0  # the same data resumes
+
+
+def test_resume_accepts_the_same_folder_reached_another_way(two_datasets, monkeypatch, capsys):
+    """A path resolved against the recipe's folder at the start and against the current folder at resume
+    is the same folder: not 'a different recipe'."""
+    import shutil
+
+    shutil.move(two_datasets / "ds1" / "data", two_datasets / "rec" / "data")
+    monkeypatch.chdir(two_datasets)  # no ./data here: resolved against the recipe's folder
+    out = two_datasets / "T"
+    assert main(["run", "rec/tiny.yaml", "--out", str(out)]) == 130
+    monkeypatch.chdir(two_datasets / "rec")  # ./data is the same folder now
+    assert main(["run", "tiny.yaml", "--out", str(out), "--resume"]) == 0, capsys.readouterr().out
+
+
+def test_resume_refuses_data_that_changed_in_place_and_accepts_data_that_moved(two_datasets, monkeypatch, capsys):
+    import shutil
+
+    data = two_datasets / "ds1" / "data"
+    out = two_datasets / "T"
+    argv = ["run", str(two_datasets / "rec" / "tiny.yaml"), "--out", str(out), "--set", f"data.root={data}"]
+    assert main(argv) == 130
+    extra = data / "train" / "cat" / "extra.png"
+    shutil.copy(data / "train" / "cat" / "0.png", extra)
+    capsys.readouterr()
+    assert main([*argv, "--resume"]) == 2
+    printed = capsys.readouterr().out
+    assert "data changed" in printed and str(data) in printed and "8 -> 9 files" in printed
+    extra.unlink()
+    moved = two_datasets / "moved"
+    shutil.copytree(data, moved)
+    assert main([*argv[:-1], f"data.root={moved}", "--resume"]) == 0
+    assert "same classes, files and bytes" in capsys.readouterr().out
+
+
+def test_resume_of_a_folder_holding_no_run_is_refused(tmp_path, capsys):
+    typo = tmp_path / "typo"
+    assert main(["run", str(_tiny(tmp_path)), "--out", str(typo), "--resume"]) == 2
+    printed = capsys.readouterr().out
+    assert "holds no run" in printed and str(typo) in printed and not typo.exists()
+    (tmp_path / "empty").mkdir()
+    assert main(["run", str(_tiny(tmp_path)), "--out", str(tmp_path / "empty"), "--resume"]) == 2
+    assert "holds no run" in capsys.readouterr().out
+
+
+def test_run_out_over_a_file_is_one_line_before_anything_runs(tmp_path, capsys):
+    existing = tmp_path / "notes.txt"
+    existing.write_text("keep")
+    for out in (existing, existing / "run"):
+        assert main(["run", str(_tiny(tmp_path)), "--out", str(out)]) == 2
+        printed = capsys.readouterr()
+        assert "is a file" in printed.out and "Traceback" not in printed.out + printed.err
+    assert existing.read_text() == "keep"
+
+
+def test_the_data_class_names_reach_every_artifact_a_recipe_builds(tmp_path):
+    """ImageFolder classes (cat, dog) in every model file and artifact: ONNX FP32 and INT8, the torch
+    reference, the quantize stage's files; and an export stage's `class_names` names its own artifacts."""
+    from edgecv.backends import Artifact
+    from edgecv.recipe import validate_recipe
+
+    data = _image_folder(tmp_path / "data", ["cat", "dog"], per_class=4)
+    raw = {"name": "named", "device": "cpu",
+           "data": {"source": "imagefolder", "root": str(data), "image_size": 32, "batch_size": 4, "workers": 0},
+           "student": {"name": "cifar_resnet8"},
+           "stages": [{"type": "export", "to": ["onnx", "torch"], "precision": ["fp32", "int8"], "calib_size": 4},
+                      {"type": "quantize", "precision": "int8", "calib_size": 4, "qat": {"mode": "never"}},
+                      {"type": "export", "to": ["onnx"], "class_names": ["Cat", "Dog"]}]}
+    ctx = edgecv.run(validate_recipe(raw), out_dir=tmp_path / "run")
+    built = [a for a in ctx.artifacts if a.get("status") == "ok" and a.get("path")]
+    assert len(built) >= 5
+    for entry in built:
+        names = Artifact.from_path(entry["path"]).metadata.class_names
+        expected = ["Cat", "Dog"] if "2_export" in str(entry["path"]) else ["cat", "dog"]
+        assert names == expected, entry["path"]
+    for record in ctx.records:
+        for f in record["model_files"].values():
+            assert edgecv.load_model(f).meta["class_names"] == ["cat", "dog"]
+    bad = {**raw, "stages": [{"type": "export", "class_names": ["only one"]}]}
+    with pytest.raises(ValueError, match=r"stages.0.class_names: 1 names for the data's 2 classes"):
+        edgecv.run(validate_recipe(bad), out_dir=tmp_path / "bad")

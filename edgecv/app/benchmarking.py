@@ -56,18 +56,15 @@ class BenchmarkResult:
 def benchmark(artifact: str | Path, options: BenchmarkOptions | None = None, **fields) -> BenchmarkResult:
     """Benchmark `artifact` at each batch size; failures to load or run it raise (one line)."""
     from ..bench import benchmark_artifact, fingerprint, read_class_map
-    from ..utils.errors import first_line
-    from ..utils.memory import check_batch_memory
+    from ..utils.errors import first_line, is_out_of_memory
     from .artifacts import reference_model
     from .predictor import Predictor
 
     o = with_fields(BenchmarkOptions, options, fields, "benchmark")
     art = _configure(open_artifact_for(artifact, o), o)
-    chw = list(art.metadata.input_shape)[1:4]  # [batch, C, H, W]: refuse a batch that cannot fit in memory first
-    if len(chw) == 3 and all(isinstance(d, int) and d > 0 for d in chw):
-        check_batch_memory(list(o.batches), chw, "--batch")
     try:
         predictor = Predictor(art, threads=o.threads, crop_pct=o.crop_pct)
+        _check_batch_memory(list(o.batches), art)  # with the runtime loaded: its libraries count against ulimit -v
         class_map = read_class_map(o.class_map) if isinstance(o.class_map, (str, Path)) else o.class_map
         data = predictor.evalset(o.data, class_map) if o.data else None
         reference, name = reference_model(art, o.reference), o.name or Path(artifact).stem
@@ -83,6 +80,9 @@ def benchmark(artifact: str | Path, options: BenchmarkOptions | None = None, **f
     except (ValueError, KeyError, FileNotFoundError, ImportError, *_emulation_errors(o.emulate)):
         raise
     except Exception as e:  # a runtime's own exception types (e.g. onnxruntime's): one line
+        if is_out_of_memory(e):
+            raise RuntimeError(f"out of memory running {artifact} at --batch {max(o.batches)}; use a smaller --batch "
+                               f"({first_line(e, 120)})") from None
         raise RuntimeError(f"running {artifact} failed: {first_line(e)}") from None
     if o.tegrastats:  # on a Jetson itself
         from .power import add_power, measure_batches
@@ -90,6 +90,18 @@ def benchmark(artifact: str | Path, options: BenchmarkOptions | None = None, **f
         rows = add_power(rows, measure_batches(predictor, data, o.batches, o.tegrastats, o.power_time,
                                                warmup=o.timing.warmup))
     return BenchmarkResult(rows, fingerprint(o.threads))
+
+
+def _check_batch_memory(batches: list[int], art) -> None:
+    """Refuse a batch that cannot fit in memory before it is allocated (the OOM killer would end the
+    process with a bare 'Killed'): the model's bytes per image (edgecv.bench.memory) against what this
+    process may still allocate (edgecv.utils.memory: the machine, a cgroup cap, ulimit -v)."""
+    from ..bench.memory import per_image_bytes
+    from ..utils.memory import check_batch_memory
+
+    per_image, how = per_image_bytes(art)
+    if per_image:
+        check_batch_memory(batches, list(art.metadata.input_shape)[1:4], "--batch", per_image=per_image, how=how)
 
 
 def _emulation_errors(emulate) -> tuple[type, ...]:

@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from ..utils.options import with_fields
 
@@ -27,6 +27,9 @@ class ExportOptions:
     input_size: int | None = None  # square input size; default: what the model was trained with
     options: Mapping[str, Any] = field(default_factory=dict)  # backend-specific build options
     target: str | None = None  # the CPU the artifact is for (a name from edgecv.targets; default this machine)
+    # what the outputs are called (a class names file, or a list), stored in the artifact; checked against
+    # the model's outputs. Default: the checkpoint's or run's names, if any
+    class_names: str | Path | Sequence[str] | None = None
 
 
 @dataclass
@@ -55,10 +58,12 @@ def export(model, output: str | Path, options: ExportOptions | None = None, **fi
     from ..backends import BACKENDS, Artifact, module_runner, resolve_backend
     from ..backends.build import build_artifact
     from ..eval.logits import parity
+    from ..utils.paths import check_output_file
     from .models import resolve_model
     from .predictor import Predictor
 
     opts = with_fields(ExportOptions, options, fields, "export")
+    check_output_file(output, "-o")  # a folder, or a file on the way to it: one line, before the model loads
     backend = resolve_backend(opts.to)
     b = BACKENDS.get(backend)
     out = Path(output).expanduser().resolve()
@@ -72,6 +77,9 @@ def export(model, output: str | Path, options: ExportOptions | None = None, **fi
     pre = loaded.preprocess
     size = opts.input_size or loaded.image_size
     sample = torch.zeros(1, 3, size, size)
+    class_names = pre.get("class_names")
+    if opts.class_names is not None:
+        class_names = _checked_class_names(opts.class_names, loaded.model, sample)
     calibration = None
     if opts.calib_data:
         from ..data import CalibrationSource
@@ -84,7 +92,7 @@ def export(model, output: str | Path, options: ExportOptions | None = None, **fi
     try:
         res = build_artifact(backend, loaded.model, sample, tmp, opts.precision, calibration,
                              {**opts.options, "layout": opts.layout},
-                             preprocess={"mean": pre["mean"], "std": pre["std"], "class_names": pre.get("class_names")},
+                             preprocess={"mean": pre["mean"], "std": pre["std"], "class_names": class_names},
                              target=opts.target)
         if res.status != "ok":
             raise RuntimeError(f"{res.status}: {res.error}")
@@ -102,3 +110,17 @@ def export(model, output: str | Path, options: ExportOptions | None = None, **fi
     # the artifact against its PyTorch source, through the Predictor every command uses
     x = np.random.default_rng(0).standard_normal((PARITY_IMAGES, 3, size, size)).astype(np.float32)
     return ExportResult(art, parity(Predictor(art).logits(x), module_runner(loaded.model)(x)))
+
+
+def _checked_class_names(class_names, model, sample) -> list[str]:
+    """The names given, refused unless there is one per output of the model."""
+    import torch
+
+    from ..bench.classmap import given_class_names
+
+    names, where = given_class_names(class_names)
+    with torch.no_grad():
+        outputs = model(sample).shape[1]
+    if len(names) != outputs:
+        raise ValueError(f"{where} has {len(names)} names but the model has {outputs} outputs")
+    return names

@@ -30,8 +30,11 @@ class Prediction:
 
 
 class Predictor:
-    def __init__(self, artifact, threads: int | None = None, crop_pct: float = DEFAULT_CROP_PCT, **overrides):
-        """`artifact`: an Artifact or a path (opened with `open_artifact`, `overrides` passed on)."""
+    def __init__(self, artifact, threads: int | None = None, crop_pct: float = DEFAULT_CROP_PCT,
+                 class_names: Sequence[str] | str | Path | None = None, **overrides):
+        """`artifact`: an Artifact or a path (opened with `open_artifact`, `overrides` passed on).
+        `class_names` (a list, or a class names file): what the outputs are called, instead of the
+        artifact's metadata (files exported without data know none); checked against the outputs."""
         from ..backends import BACKENDS, Artifact, open_artifact
         from ..data.transforms import build_eval_array_transform, build_transform
 
@@ -40,18 +43,38 @@ class Predictor:
         self.image_size = meta.image_size
         self.runner = BACKENDS.get(self.artifact.backend).load(self.artifact, threads)
         self.fixed_batch = meta.input_shape[0] if isinstance(meta.input_shape[0], int) else None
+        self.crop_pct = crop_pct
         self.transform = build_transform(False, self.image_size, meta.mean, meta.std, None, crop_pct)
         # the same values without a tensor per image (tested equal): single images and frames take this
         self.array_transform = build_eval_array_transform(self.image_size, meta.mean, meta.std, crop_pct)
         self._class_names = list(meta.class_names) if meta.class_names else None
+        if class_names is not None:
+            self._class_names = self._checked_names(class_names)
 
     @property
     def name(self) -> str:
         return self.artifact.metadata.source_model or self.artifact.path.stem
 
+    def _checked_names(self, class_names) -> list[str]:
+        """Given names, refused unless there is one per output (found by running a blank image)."""
+        from ..bench.classmap import given_class_names
+
+        names, where = given_class_names(class_names)
+        outputs = self.logits(np.zeros((1, 3, self.image_size, self.image_size), np.float32)).shape[1]
+        if len(names) != outputs:
+            raise ValueError(f"{where} has {len(names)} names but {self.artifact.path.name} has {outputs} outputs")
+        return names
+
     def class_names(self, num_outputs: int) -> list[str]:
         names = self._class_names
         return names if names and len(names) == num_outputs else [str(i) for i in range(num_outputs)]
+
+    @property
+    def resize_side(self) -> int:
+        """The side images are resized to before the crop: a decoder may stop at it (e.g. a JPEG's draft)."""
+        from ..data.transforms import eval_resize_side
+
+        return eval_resize_side(self.image_size, self.crop_pct)
 
     def preprocess(self, image, bgr: bool = False) -> np.ndarray:
         """One image (a file, a PIL image, or an HxWx3 uint8 array, RGB unless `bgr`) -> normalised CxHxW float32."""

@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def run(recipe, out_dir: str | Path | None = None, resume: bool = False, overrides: list[str] | None = None):
+def run(recipe, out_dir: str | Path | None = None, resume: bool | str = False, overrides: list[str] | None = None):
     """Run a recipe (a path, or a Recipe from `load_recipe`); returns the RunContext (models, artifacts,
-    ledger rows). `resume` continues a killed run in `out_dir` at its first unfinished stage."""
+    ledger rows). `resume` continues a killed run in `out_dir` at its first unfinished stage
+    (True refuses a folder holding no run; `edgecv.pipeline.RESUME_IF_ANY` starts one there instead)."""
     from ..pipeline import run_recipe
     from ..recipe import Recipe, load_recipe
 

@@ -20,6 +20,7 @@ _LAZY = {
     "time_interleaved": ("interleave", "time_interleaved"),
     "EvalSet": ("evalset", "EvalSet"),
     "read_class_map": ("classmap", "read_class_map"),
+    "read_class_names": ("classmap", "read_class_names"),
     "fingerprint": ("environment", "fingerprint"),
     "write_ledger": ("ledger", "write_ledger"),
     "markdown_table": ("ledger", "markdown_table"),

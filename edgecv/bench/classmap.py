@@ -1,5 +1,6 @@
 """Class maps: which model output each data folder corresponds to, for models whose outputs are not
-the data's folder order (e.g. a 1001-way ImageNet model evaluated on Imagenette folders).
+the data's folder order (e.g. a 1001-way ImageNet model evaluated on Imagenette folders); and class
+names files: what each output is called (`read_class_names`, the file `--class-names FILE` takes).
 
 `read_class_map` reads the file `edgecv bench --class-map FILE` takes. A map is made from the model's
 labels file (one label per output index, synonyms separated by commas, e.g. Coral's
@@ -48,6 +49,63 @@ def read_class_map(path: str | Path) -> dict[str, int]:
     if not out:
         raise ValueError(f"class map {path} is empty")
     return out
+
+
+def read_class_names(path: str | Path) -> list[str]:
+    """The names of a model's outputs, in output order: a text file with one name per line (blank lines
+    and lines starting with # skipped), a JSON list, or JSON {"0": "cat", "1": "dog", ...}."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"class names file not found: {path}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"class names file {path} is not UTF-8 text") from None
+    if text.lstrip()[:1] in ("[", "{"):
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"class names file {path} is not valid JSON: {e}") from None
+        names = _from_json(raw, path)
+    else:
+        names = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return check_class_names(names, str(path))
+
+
+def given_class_names(class_names) -> tuple[list[str], str]:
+    """(names, how to refer to them in an error) from a class names file's path or a list of names."""
+    if isinstance(class_names, (str, Path)):
+        return read_class_names(class_names), f"class names file {class_names}"
+    return check_class_names(class_names, "class_names"), "the class names given"
+
+
+def check_class_names(names, where: str) -> list[str]:
+    """`names` as a list of distinct, non-empty strings, or a ValueError naming `where`."""
+    names = [str(n).strip() for n in names]
+    if not names:
+        raise ValueError(f"{where}: no class names")
+    if "" in names:
+        raise ValueError(f"{where}: class name {names.index('')} is empty")
+    seen: set[str] = set()
+    for n in names:
+        if n in seen:
+            raise ValueError(f"{where}: '{n}' appears twice; each output needs its own name")
+        seen.add(n)
+    return names
+
+
+def _from_json(raw, path: Path) -> list[str]:
+    if isinstance(raw, list):
+        return raw
+    if isinstance(raw, dict):
+        try:
+            by_index = {int(k): v for k, v in raw.items()}
+        except (TypeError, ValueError):
+            raise ValueError(f"class names file {path}: keys must be output indices (\"0\", \"1\", ...)") from None
+        if sorted(by_index) != list(range(len(by_index))):
+            raise ValueError(f"class names file {path}: indices must be 0..{len(by_index) - 1}, each once")
+        return [by_index[i] for i in range(len(by_index))]
+    raise ValueError(f"class names file {path}: expected a JSON list of names or {{index: name}}")
 
 
 # The ten Imagenette classes: WordNet id -> the ImageNet class name (first synonym in the labels file).

@@ -57,17 +57,39 @@ def main(argv: list[str] | None = None) -> int:
         hint = getattr(e, "hint", None)  # e.g. `run` says how to resume (Interrupted)
         print(f"interrupted; {hint}" if hint else "interrupted", file=sys.stderr)
         return 130
-    except (UserError, ValueError, KeyError, FileNotFoundError, FileExistsError, RuntimeError, ImportError) as e:
+    except Exception as e:  # noqa: BLE001  (no exception type reaches the user as a traceback)
         if os.environ.get("EDGECV_DEBUG"):
             raise
-        from rich.markup import escape
+        return _report(e)
 
-        from ..utils.console import get_console
 
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        # the message is plain text: escaped, so "pip install 'edgecv[onnx]'" keeps its [onnx]
-        get_console().print(f"[bold red]error:[/] {escape(str(msg))}", markup=True, highlight=False, soft_wrap=True)
+# Errors whose message is the whole story (ours, and the environment's: a missing file, a full disk)
+EXPECTED = (UserError, ValueError, KeyError, OSError, RuntimeError, ImportError, MemoryError)
+# ...except these subclasses, which say nothing a user can act on: a bug somewhere below
+UNEXPECTED = (UnicodeError, RecursionError, NotImplementedError)
+
+
+def _report(e: Exception) -> int:
+    """Print `e` as one line: 2 for an expected error; 1 for anything else, with the file that holds
+    its full traceback (for a bug report)."""
+    from ..utils.errors import describe, first_line, write_traceback
+
+    if isinstance(e, EXPECTED) and not isinstance(e, UNEXPECTED):
+        _print_error(describe(e))
         return 2
+    where = write_traceback(e)
+    _print_error(f"unexpected {type(e).__name__}: {first_line(e, 200)} (a bug in edgecv or a library; "
+                 f"full traceback in {where})")
+    return 1
+
+
+def _print_error(message: str) -> None:
+    from rich.markup import escape
+
+    from ..utils.console import get_console
+
+    # the message is plain text: escaped, so "pip install 'edgecv[onnx]'" keeps its [onnx]
+    get_console().print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
 
 
 if __name__ == "__main__":

@@ -89,10 +89,15 @@ def _bench(args) -> int:
     from edgecv.app import BenchmarkOptions, benchmark
     from edgecv.bench import Thresholds, TimingConfig
     from edgecv.cli import UserError
+    from edgecv.utils.paths import check_output_file, check_output_folder
 
     batches = _ints(args.batch, "--batch")
-    if args.out and Path(args.out).exists() and any(Path(args.out).iterdir()):
-        raise FileExistsError(f"--out {args.out} exists and is not empty; choose a new folder")
+    if args.out:  # outputs are checked before the benchmark, not after it
+        check_output_folder(args.out, "--out")
+        if Path(args.out).exists() and any(Path(args.out).iterdir()):
+            raise FileExistsError(f"--out {args.out} exists and is not empty; choose a new folder")
+    if args.json:
+        check_output_file(args.json, "--json")
     if args.class_map and not args.data:
         raise UserError("--class-map needs --data")
     emulate = _emulate_targets(args)

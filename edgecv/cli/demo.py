@@ -1,7 +1,7 @@
 """`edgecv demo ARTIFACT --source ...`: live classification of a camera, video, image folder or stream."""
 from __future__ import annotations
 
-SOURCE_LOST_EXIT = 1  # a live source dropped for good: the run ended early (2 stays "could not start")
+SOURCE_LOST_EXIT = 1  # a live source dropped for good, or a video that did not decode to its end (2: could not start)
 
 
 def register(sub) -> None:
@@ -24,8 +24,11 @@ def register(sub) -> None:
     p.add_argument("--topk", type=positive_int, default=3, help="labels to show (default 3)")
     p.add_argument("--headless", action="store_true", help="no window: print a line a second and a summary")
     p.add_argument("--save", metavar="OUT.mp4", help="write the overlaid frames to this video (mp4v)")
+    p.add_argument("--force", action="store_true", help="with --save: replace OUT.mp4 if it exists")
     p.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N classified frames")
     p.add_argument("--threads", type=positive_int, help="intra-op threads (default: the library's choice)")
+    p.add_argument("--class-names", metavar="FILE", help="what the outputs are called (one name per line, or a JSON "
+                   "list), instead of the artifact's own names (files exported without data have none)")
     p.set_defaults(func=_demo)
 
 
@@ -39,9 +42,10 @@ def _demo(args) -> int:
     import_cv2()  # a missing OpenCV is reported before the model is loaded
     spec = parse_source(args.source)  # a missing file fails fast, before the model loads
     try:
-        predictor = Predictor(args.artifact, threads=args.threads)
+        predictor = Predictor(args.artifact, threads=args.threads, class_names=args.class_names)
         stats = run_demo(predictor, spec, DemoOptions(topk=args.topk, window=not args.headless, save=args.save,
-                                                      max_frames=args.max_frames, log=print if args.headless else None))
+                                                      max_frames=args.max_frames, log=print if args.headless else None,
+                                                      overwrite=args.force))
     except (UserError, ValueError, KeyError, FileNotFoundError, RuntimeError, ImportError):
         raise  # `main` prints these as one line
     except OSError as e:  # e.g. an artifact path that is a folder, a full disk

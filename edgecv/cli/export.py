@@ -27,6 +27,8 @@ def register(sub) -> None:
     p.add_argument("--layout", choices=["NHWC", "NCHW"], help="input layout of the file, for backends that offer a "
                    "choice (tflite: NHWC by default, what mobile apps feed)")
     p.add_argument("--target", type=target_name, default="host", metavar="NAME", help=TARGET_HELP)
+    p.add_argument("--class-names", metavar="FILE", help="what the outputs are called, stored in the artifact: one "
+                   "name per line, or a JSON list (default: the checkpoint's or run's names, if any)")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the artifact")
     p.set_defaults(func=_export)
 
@@ -39,7 +41,8 @@ def _export(args) -> int:
     from edgecv.utils.console import get_console
 
     res = export(load_source(args), args.output, to=args.to, precision=args.precision, calib_data=args.calib_data,
-                 layout=args.layout, input_size=args.input_size, target=args.target)
+                 layout=args.layout, input_size=args.input_size, target=args.target,
+                 class_names=args.class_names)
     art, out, p = res.artifact, res.path, res.parity
     con = get_console()
     con.print(f"[green]exported[/] {escape(str(art.metadata.source_model))} -> {escape(str(out))} ({res.size_mb:.2f} MB, "

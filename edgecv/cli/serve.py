@@ -27,7 +27,21 @@ def register(sub) -> None:
                    help="largest request body in MiB; larger ones get 413 before they are read (default 10)")
     p.add_argument("--queue-size", type=positive_int, default=256, metavar="N",
                    help="images that may wait for the runner; beyond it requests get 503 + Retry-After (default 256)")
+    p.add_argument("--decode-budget-mb", type=_positive_float, default=512.0, metavar="M",
+                   help="memory for decoding images, all requests together: an image that alone needs more gets 413, "
+                   "a request that waits over 5 s for it 503 (default 512; see the README for the RSS bound)")
+    p.add_argument("--max-connections", type=positive_int, default=4096, metavar="N",
+                   help="open connections; at the cap the one idle longest is closed, else 503 (default 4096)")
+    p.add_argument("--max-connections-per-client", type=int, default=64, metavar="N",
+                   help="open connections from one client address; 0: no cap (behind a reverse proxy, which "
+                   "gives every client its own address) (default 64)")
+    p.add_argument("--header-timeout", type=_positive_float, default=10.0, metavar="S",
+                   help="seconds a connection has to send a request's headers (default 10)")
+    p.add_argument("--body-timeout", type=_positive_float, default=30.0, metavar="S",
+                   help="seconds it then has to send the body (default 30)")
     p.add_argument("--threads", type=positive_int, help="the runner's intra-op threads (default: the library's choice)")
+    p.add_argument("--class-names", metavar="FILE", help="what the outputs are called (one name per line, or a JSON "
+                   "list), instead of the artifact's own names (files exported without data have none)")
     p.add_argument("--access-log", action="store_true", help="log every request (off by default: it costs throughput)")
     p.set_defaults(func=_serve)
 
@@ -49,13 +63,17 @@ def _serve(args) -> int:
         settings = ServeSettings(host=args.host, port=args.port, max_batch=args.max_batch,
                                  max_wait_ms=2.0 if args.max_wait_ms is None else args.max_wait_ms,
                                  max_body_mb=args.max_body_mb, queue_size=args.queue_size,
-                                 max_images_per_request=min(32, args.queue_size), access_log=args.access_log)
+                                 max_images_per_request=min(32, args.queue_size), access_log=args.access_log,
+                                 decode_budget_mb=args.decode_budget_mb, body_budget_mb=max(256.0, args.max_body_mb),
+                                 max_connections=args.max_connections,
+                                 max_connections_per_client=args.max_connections_per_client,
+                                 header_timeout_s=args.header_timeout, body_timeout_s=args.body_timeout)
     except ValidationError as e:
         raise UserError(f"invalid setting: {e.errors()[0]['loc'][0]}: {e.errors()[0]['msg']}") from None
     sock = bind_socket(settings.host, settings.port)  # a busy port fails before the model is loaded
     try:
         try:
-            predictor = Predictor(args.artifact, threads=args.threads)
+            predictor = Predictor(args.artifact, threads=args.threads, class_names=args.class_names)
         except (UserError, ValueError, KeyError, FileNotFoundError, ImportError):
             raise
         except Exception as e:  # a runtime's own exception types: one line, no traceback

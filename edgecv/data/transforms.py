@@ -86,12 +86,18 @@ class ArrayNormalize:
         return f"ArrayNormalize(mean={self.mean.ravel().tolist()}, std={self.std.ravel().tolist()})"
 
 
+def eval_resize_side(image_size: int, crop_pct: float = 0.875) -> int:
+    """The side the eval transform resizes an image to before any crop (its shorter side, or both
+    sides for small inputs): what a decoder must deliver at least."""
+    return image_size if image_size <= SMALL_IMAGE else int(round(image_size / crop_pct))
+
+
 def _eval_geometry(image_size: int, crop_pct: float) -> list:
     from torchvision import transforms as T
 
     if image_size <= SMALL_IMAGE:
         return [T.Resize((image_size, image_size))]
-    return [T.Resize(int(round(image_size / crop_pct))), T.CenterCrop(image_size)]
+    return [T.Resize(eval_resize_side(image_size, crop_pct)), T.CenterCrop(image_size)]
 
 
 def _to_rgb(img):

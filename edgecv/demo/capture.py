@@ -121,7 +121,8 @@ class FrameReader:
                 index += 1
                 continue
             if not self.source.live:
-                return SourceEnded(f"end of {self.source.description}")
+                failure = getattr(self.source, "decode_failure", None)  # a file that stopped short of its end
+                return SourceEnded(failure, lost=True) if failure else SourceEnded(f"end of {self.source.description}")
             reopened, failed_attempts = self._reconnect(failed_attempts)
             if self._stop.is_set():
                 break

@@ -46,6 +46,7 @@ class DemoOptions:
     stall_timeout_s: float = STALL_TIMEOUT_S
     keep_predictions: bool = False  # keep every frame's Prediction in the stats
     snapshot_dir: str | Path | None = None  # default: default_snapshot_dir(), never the current folder
+    overwrite: bool = False  # let `save` replace an existing file (never an input)
 
 
 def run_demo(predictor, source: FrameSource | SourceSpec | str | int | Path, options: DemoOptions | None = None,
@@ -53,11 +54,11 @@ def run_demo(predictor, source: FrameSource | SourceSpec | str | int | Path, opt
     """Classify every frame `source` delivers until it ends, `max_frames` are done, q is pressed
     (with `window`) or Ctrl-C; returns what was measured. `source` is the --source text, a spec, or
     any FrameSource (run_demo closes it). `options` (or its fields as keywords) say how; `log` gets one
-    progress line a second. Errors before the first frame is classified (a source that does not open,
-    an artifact whose input does not fit) raise with a one-line message; a live source lost for good
-    ends the run with `source_lost`."""
+    progress line a second; `save` never replaces an existing file unless `overwrite`. Errors before
+    the first frame is classified (a source that does not open, an artifact whose input does not fit)
+    raise with a one-line message; a live source lost for good ends the run with `source_lost`."""
     o = with_fields(DemoOptions, options, fields, "run_demo")
-    topk, save, window = o.topk, o.save, o.window
+    topk, save, window, overwrite = o.topk, o.save, o.window, o.overwrite
     if topk < 1:
         raise ValueError(f"topk must be >= 1, got {topk}")
     spec = source if isinstance(source, SourceSpec) else None
@@ -68,7 +69,8 @@ def run_demo(predictor, source: FrameSource | SourceSpec | str | int | Path, opt
     try:
         input_path = spec.path if spec is not None else getattr(source, "path", None)
         # cheap refusals first: nothing is opened for a --save over the input or a machine without a display
-        save_path = check_save_path(save, {"artifact": predictor.artifact.path, "source": input_path}) if save else None
+        save_path = (check_save_path(save, {"artifact": predictor.artifact.path, "source": input_path}, overwrite)
+                     if save else None)
         win = Window(f"edgecv demo: {predictor.name}") if window else None
         if frames is None:
             frames = open_source(spec)

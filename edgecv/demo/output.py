@@ -14,13 +14,17 @@ DEFAULT_FPS = 10.0  # for sources that report no rate
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv")  # containers that take mp4v
 
 
-def check_save_path(save: str | Path, protected: dict[str, Path | None]) -> Path:
+def check_save_path(save: str | Path, protected: dict[str, Path | None], overwrite: bool = False) -> Path:
     """`save` as a Path, refused when it names one of the `protected` files ({"artifact": path,
-    "source": path}): the demo writes a new file, it never overwrites what it reads."""
+    "source": path}): the demo writes a new file, it never overwrites what it reads; an existing file
+    is replaced only with `overwrite` (--force)."""
     out = Path(save).expanduser()
     for what, path in protected.items():
         if path is not None and _same_file(out, Path(path)):
             raise ValueError(f"refusing to save the video over the {what} {path}; choose another file name")
+    if out.is_file() and not overwrite:
+        raise FileExistsError(f"cannot save the video to {out}: {out} exists; pass --force to replace it, "
+                              "or choose another file name")
     if out.suffix.lower() not in VIDEO_SUFFIXES:  # checked here: FFmpeg would print its own complaint first
         raise ValueError(f"cannot save the video as {out.name}: the demo writes {FOURCC} video; "
                          f"use a name ending in {', '.join(VIDEO_SUFFIXES)}")

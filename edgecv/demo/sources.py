@@ -99,9 +99,14 @@ def redact(url: str) -> str:
 
 
 class CaptureSource:
-    """A camera, a video file or a stream, read through cv2.VideoCapture."""
+    """A camera, a video file or a stream, read through cv2.VideoCapture.
+
+    A damaged video file makes OpenCV stop delivering frames, exactly as at the file's end. So a file's
+    frames are counted against the count its container declares: ending well short of it is a decode
+    failure (`decode_failure` says where), not the end of the video."""
 
     skipped = 0
+    decode_failure: str | None = None
 
     def __init__(self, spec: SourceSpec, open_timeout_s: float = OPEN_TIMEOUT_S,
                  read_timeout_s: float = READ_TIMEOUT_S):
@@ -117,6 +122,9 @@ class CaptureSource:
             raise SourceError(self._why_not_open())
         fps = self._cap.get(import_cv2().CAP_PROP_FPS)
         self.fps = float(fps) if 0 < fps <= 1000 else None  # cameras often report 0, streams nonsense
+        count = self._cap.get(import_cv2().CAP_PROP_FRAME_COUNT) if spec.kind == "file" else 0
+        self.frame_count = int(count) if 0 < count < 1e9 else None  # what the container declares
+        self.frames_read = 0
 
     def _open(self) -> bool:
         cv2 = import_cv2()
@@ -144,7 +152,14 @@ class CaptureSource:
 
     def read(self) -> np.ndarray | None:
         ok, frame = self._cap.read()
-        return frame if ok and frame is not None and frame.size else None
+        if ok and frame is not None and frame.size:
+            self.frames_read += 1
+            return frame
+        if not self.live and self.frame_count and self.frames_read < self.frame_count - _count_slack(self.frame_count):
+            self.decode_failure = (f"decoding {self.description} failed after frame {self.frames_read} of "
+                                   f"{self.frame_count} (the file is damaged, or partly in a codec this OpenCV "
+                                   f"cannot decode); {self.frame_count - self.frames_read} frames were not read")
+        return None
 
     def reopen(self) -> bool:
         return self.live and self._open()
@@ -156,6 +171,12 @@ class CaptureSource:
         if self._cap is not None:
             self._cap.release()
             self._cap = None
+
+
+def _count_slack(declared: int) -> int:
+    """Frames a container's declared count may exceed what decodes without a fault (an estimate from
+    duration x rate in some containers): 1 frame, or 2 %."""
+    return max(1, declared // 50)
 
 
 class FolderSource:

@@ -27,7 +27,7 @@ class DemoStats:
     queue_size: int = 0
     max_queue_depth: int = 0
     end_reason: str = ""
-    source_lost: bool = False  # a live source dropped for good: the run ended early
+    source_lost: bool = False  # a live source dropped for good, or a file that did not decode to its end
     saved: Path | None = None
     snapshots: list[Path] = field(default_factory=list)
     infer_ms: array = field(default_factory=lambda: array("d"))  # 8 bytes a frame, for the percentiles

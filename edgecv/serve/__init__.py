@@ -7,8 +7,9 @@
 
 One module per job: `settings` (the knobs, validated), `decoding` (bytes -> image, with limits),
 `uploads` (what a request body may be), `batcher` (the bounded queue and the dynamic batcher),
-`classifier` (images -> top-k through the batcher), `limits` (the body-size cap), `metrics`
-(Prometheus), `schemas` (the JSON answers), `app` (the FastAPI app), `server` (uvicorn).
+`classifier` (images -> top-k through the batcher), `budget` (the byte budgets that bound memory),
+`limits` (the body-size cap), `metrics` (Prometheus), `schemas` (the JSON answers), `app` (the
+FastAPI app), `connections` (timeouts and connection caps), `server` (uvicorn).
 Importing this package imports none of fastapi, uvicorn or prometheus-client; its names load on use,
 and a missing extra says what to install.
 """
@@ -19,8 +20,8 @@ from importlib.util import find_spec
 from ..utils.lazy import lazy_getattr
 
 # import name -> the distribution that provides it (all in the `serve` extra)
-SERVE_REQUIREMENTS = {"fastapi": "fastapi", "uvicorn": "uvicorn", "multipart": "python-multipart",
-                      "prometheus_client": "prometheus-client"}
+SERVE_REQUIREMENTS = {"fastapi": "fastapi", "uvicorn": "uvicorn", "httptools": "httptools (uvicorn[standard])",
+                      "multipart": "python-multipart", "prometheus_client": "prometheus-client"}
 
 _LAZY = {
     "ServeSettings": ("settings", "ServeSettings"),

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from . import uploads
 from .batcher import DynamicBatcher, QueueFull, ShuttingDown
+from .budget import Busy, ByteBudget
 from .classifier import Classifier
 from .errors import ClientError, InferenceFailed
 from .limits import BodySizeLimit
@@ -58,7 +59,9 @@ def create_app(predictor, settings: ServeSettings | None = None) -> FastAPI:
                               f"({classifier.info.backend}, {classifier.info.precision}).")
     app.state.settings, app.state.batcher, app.state.metrics = settings, batcher, metrics
     app.state.begin_shutdown = begin_shutdown
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.state.decode_budget = classifier.budget
+    app.state.body_budget = ByteBudget(settings.body_budget_bytes, 0, "memory for request bodies")
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, budget=app.state.body_budget)
     app.add_middleware(RequestMetrics, metrics=metrics)  # added last = outermost: it also counts the 413s
     _add_error_handlers(app, settings)
     info = classifier.info.model_dump()
@@ -111,6 +114,10 @@ def _add_error_handlers(app: FastAPI, settings: ServeSettings) -> None:
 
     @app.exception_handler(QueueFull)
     async def queue_full(request: Request, e: QueueFull):
+        return JSONResponse({"detail": f"busy: {e}; retry later"}, status_code=503, headers=retry)
+
+    @app.exception_handler(Busy)
+    async def busy(request: Request, e: Busy):
         return JSONResponse({"detail": f"busy: {e}; retry later"}, status_code=503, headers=retry)
 
     @app.exception_handler(InferenceFailed)

@@ -47,13 +47,39 @@ def open_image(data: bytes, max_pixels: int, max_aspect_ratio: float = 20.0) -> 
     return image
 
 
+# Bytes a pixel takes in Pillow's memory while an image is decoded and made RGB, by mode: the decoded
+# pixels (1-bit, L and P: 1 byte; 16-bit: 2; everything else, RGB included, 4) plus, for any mode but
+# RGB, the RGB copy (4). Measured with VmHWM on Pillow 11-12: RGB 4, L/P/1 5, I;16 6, RGBA/LA/I/CMYK 8,
+# F 9; WebP's decoder keeps its own RGBA buffer as well (RGB 16 in all).
+MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
+FORMAT_BYTES = {"WEBP": 12}
+SLACK_BYTES = 2  # per pixel: decoder buffers (a TIFF strip, a PNG row filter), F's conversion through L
+FIXED_BYTES = 2**20  # per image: decoder state, Python objects, the small resized copy
+
+
+def reduce_on_decode(image: Image.Image, min_side: int) -> None:
+    """Where the format can decode at a smaller scale, ask for it: a JPEG is decoded by its DCT at
+    1/2, 1/4 or 1/8 size (Pillow's `draft`), as long as both sides stay >= `min_side`. Other formats
+    decode at full size. Call before `load_rgb`; `image.size` is the size that will be decoded."""
+    if image.format == "JPEG" and min(image.size) > 2 * min_side:
+        image.draft("RGB", (min_side, min_side))
+
+
+def decode_bytes(image: Image.Image) -> int:
+    """Peak bytes `load_rgb` will hold for this (opened, maybe drafted) image: its pixels x the bytes a
+    pixel takes while decoding and converting (MODE_BYTES, FORMAT_BYTES)."""
+    width, height = image.size
+    per_pixel = MODE_BYTES.get(image.mode, 4) + (0 if image.mode == "RGB" else 4)
+    return width * height * (per_pixel + FORMAT_BYTES.get(image.format, 0) + SLACK_BYTES) + FIXED_BYTES
+
+
 def load_rgb(image: Image.Image) -> Image.Image:
     """Decode an `open_image` result into RGB pixels; truncated or corrupt data is refused."""
     from ..utils.errors import first_line
 
     try:
         image.load()  # Pillow refuses truncated data here (LOAD_TRUNCATED_IMAGES stays off)
-        return image.convert("RGB")
+        return image if image.mode == "RGB" else image.convert("RGB")  # convert() would copy an RGB image
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise ImageRejected(413, f"image too large: {first_line(e)}") from None
     except Exception as e:  # OSError 'image file is truncated', SyntaxError, zlib and struct errors, ...

@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 
 from .errors import ClientError
-from .limits import BodyTooLarge
+from .limits import BodiesBusy, BodyTooLarge
 
 MULTIPART = "multipart/form-data"
 RAW_HINT = "send the image's bytes with an image/* or application/octet-stream Content-Type, or multipart/form-data with a `file` field"
@@ -31,7 +31,9 @@ async def one_image(request: Request) -> tuple[str, bytes]:
             files = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
             upload = files[0] if len(files) == 1 else None
         if not isinstance(upload, UploadFile):
-            raise ClientError(400, "the multipart body needs a `file` field holding the image")
+            files = [k for k, v in form.multi_items() if isinstance(v, UploadFile)]
+            seen = f"; it has {len(files)} file parts" if len(files) > 1 else _fields_seen(form.multi_items())
+            raise ClientError(400, f"the multipart body needs a `file` field holding the image{seen}")
         return upload.filename or "file", await upload.read()
     if media is None or media.startswith("image/") or media == "application/octet-stream":
         return "body", await _read_body(request)
@@ -45,10 +47,27 @@ async def many_images(request: Request, max_images: int) -> list[tuple[str, byte
         raise ClientError(415, f"unsupported Content-Type {media!r}: send multipart/form-data with one "
                                f"`files` field per image")
     form = await _read_form(request, max_files=max_images)
-    uploads = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
+    items = form.multi_items()
+    uploads = [(field, v) for field, v in items if isinstance(v, UploadFile)]
     if not uploads:
-        raise ClientError(400, "no images: send one `files` field per image")
-    return [(u.filename or f"files[{i}]", await u.read()) for i, u in enumerate(uploads)]
+        raise ClientError(400, f"no images{_fields_seen(items)}: send each image as a `files` file part "
+                               "(curl -F files=@cat.png)")
+    out = []
+    for i, (field, upload) in enumerate(uploads):
+        data = await upload.read()
+        if not data:
+            raise ClientError(400, f"image {i} (`{field}` part {upload.filename or '(no file name)'}) is empty: "
+                                   "the part holds no bytes")
+        out.append((upload.filename or f"{field}[{i}]", data))
+    return out
+
+
+def _fields_seen(items: list) -> str:
+    """'; the form has `image` (text, not a file)' for a form whose parts are all plain text fields."""
+    names = list(dict.fromkeys(field for field, _ in items))
+    if not names:
+        return "; the form is empty"
+    return "; the form has " + ", ".join(f"`{n}`" for n in names[:5]) + " (text, not a file)"
 
 
 async def _read_body(request: Request) -> bytes:
@@ -62,7 +81,7 @@ async def _read_form(request: Request, max_files: int):
     try:
         # max_files: a form with more files is refused while parsing, before the rest is stored
         return await request.form(max_files=max_files, max_fields=16)
-    except (BodyTooLarge, HTTPException):  # the size limit's 413; Starlette's own 400 for a bad form
+    except (BodyTooLarge, BodiesBusy, HTTPException):  # the limit's 413 or 503; Starlette's own 400 for a bad form
         raise
     except ClientDisconnect:
         raise ClientError(400, "the client disconnected before the body was complete") from None

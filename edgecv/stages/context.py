@@ -26,6 +26,7 @@ class RunContext:
     records: list[dict] = field(default_factory=list)  # one per finished stage
     resume: bool = False
     data_bundle: Any = None  # the DataBundle; built by the pipeline before any stage runs
+    stage_index: int | None = None  # the stage running now (the pipeline sets it): messages name its keys
     _calibration: dict = field(default_factory=dict)
 
     # --- models and data -------------------------------------------------------------------------
@@ -49,6 +50,19 @@ class RunContext:
         """What every artifact records about its input: the run's mean, std and class names."""
         d = self.data
         return {"mean": list(d.mean), "std": list(d.std), "class_names": list(d.class_names)}
+
+    def preprocess_with(self, class_names=None) -> dict:
+        """`preprocess` with a stage's own `class_names` (a list, or a class names file) instead of the
+        data's; refused unless there is one name per class."""
+        if class_names is None:
+            return self.preprocess
+        from ..bench.classmap import check_class_names, read_class_names
+
+        where = f"stages.{self.stage_index}.class_names" if self.stage_index is not None else "class_names"
+        names = read_class_names(class_names) if isinstance(class_names, str) else check_class_names(class_names, where)
+        if len(names) != self.data.num_classes:
+            raise ValueError(f"{where}: {len(names)} names for the data's {self.data.num_classes} classes")
+        return {**self.preprocess, "class_names": names}
 
     @property
     def input_shape(self) -> tuple[int, int, int, int]:

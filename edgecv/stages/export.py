@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from pydantic import Field, field_validator
 
@@ -18,6 +18,9 @@ class ExportStage(StageConfig):
     calib_batch: int = Field(32, ge=1)
     options: dict[str, dict[str, Any]] = Field({}, description="backend options by backend or format name, e.g. "
                                                "{torch: {device: cuda, cuda_graphs: true}}; each backend checks its own")
+    class_names: Optional[Union[list[str], str]] = Field(None, description="what the outputs are called in these "
+                                                         "artifacts: a list, or a class names file (one per line); "
+                                                         "default: the data's class names")
     target: str = Field("host", description="the CPU the artifacts are for: host (this machine) or a named target "
                         "(x86-vnni, x86-avx2, arm64-a53, arm64-a76, arm64-i8mm, jetson); it decides e.g. ONNX "
                         "Runtime's INT8 weights and goes into each artifact's metadata")
@@ -77,6 +80,7 @@ def run(ctx, cfg: ExportStage, stage_dir: Path) -> dict:
 
     con = get_console()
     built = []
+    preprocess = ctx.preprocess_with(cfg.class_names)
     for role in cfg.models or ["student", *ctx.teacher_roles()]:
         model = ctx.model(role).cpu().eval()
         for backend in map(resolve_backend, cfg.to):
@@ -90,7 +94,7 @@ def run(ctx, cfg: ExportStage, stage_dir: Path) -> dict:
             for precision in sorted(wanted, key=lambda p: p != REFERENCE_PRECISION):
                 calibration = ctx.calibration(cfg.calib_size, cfg.calib_batch) if runs[precision].needs_calibration else None
                 res = build_artifact(backend, model, ctx.sample(), stage_dir / role / backend, precision, calibration,
-                                     _options(cfg.options, backend), preprocess=ctx.preprocess, source=fp32,
+                                     _options(cfg.options, backend), preprocess=preprocess, source=fp32,
                                      target=cfg.target)
                 if precision == REFERENCE_PRECISION and res.status == "ok":
                     fp32 = res.artifact

@@ -6,8 +6,8 @@
 Every trial is an ordinary edgecv run of the recipe with `--set` overrides, in its own folder under
 the sweep folder. The trials live in an Optuna study (a SQLite file in the sweep folder by default; a
 PostgreSQL or Redis URL lets workers on several machines share it); workers claim them one at a
-time from Optuna's trial queue, so no trial runs twice, and a killed trial is retried in its folder with
-`resume=True`. Optuna is imported only when a sweep runs (`pip install 'edgecv[sweep]'`).
+time from Optuna's trial queue, so no trial runs twice, and a killed trial is retried in its folder
+(continuing its run). Optuna is imported only when a sweep runs (`pip install 'edgecv[sweep]'`).
 
 Modules, one job each: `space` (parsing and validating `key.path=...` against the recipe schema),
 `objective` (a trial's metrics from its run's ledger rows), `storage` (URL -> Optuna storage, a

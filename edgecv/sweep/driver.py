@@ -48,9 +48,7 @@ class SweepOptions:
 def prepare_sweep(recipe: str | Path, options: SweepOptions | None = None, **fields) -> SweepSpec:
     """Parse and check a sweep's inputs (nothing runs, nothing is written); a SweepError names the first
     problem. `options` (or its fields as keywords) say what to search."""
-    import yaml
-
-    from ..recipe import recipe_fingerprint
+    from ..recipe import read_recipe_file, recipe_fingerprint
     from ..utils.options import with_fields
 
     o = with_fields(SweepOptions, options, fields, "prepare_sweep")
@@ -84,7 +82,7 @@ def prepare_sweep(recipe: str | Path, options: SweepOptions | None = None, **fie
             raise SweepError(f"--grid: {trials} combinations is more than {MAX_GRID}; use --random N or --tpe N")
     else:
         trials = int(random if mode == "random" else tpe)
-    raw = yaml.safe_load(Path(recipe).read_text(encoding="utf-8"))
+    raw = read_recipe_file(Path(recipe))
     if out is None:
         from ..pipeline import default_out_dir
 

@@ -1,6 +1,6 @@
 """One trial: an ordinary edgecv run of the recipe with the trial's `--set` overrides, in its own folder.
 
-The run goes through `edgecv.app.run(..., resume=True)`, as `edgecv run`, so a trial that was interrupted
+The run goes through `edgecv.app.run(..., resume=RESUME_IF_ANY)`, as `edgecv run`, so a trial that was interrupted
 (its worker killed) continues where its run stopped; its output goes to `sweep-trial.log` in the
 folder, headed by the equivalent `edgecv run` command. A failing run is recorded as a failed trial with
 its error on one line (the traceback is in the log); the sweep goes on.
@@ -84,8 +84,10 @@ def run_trial(spec: SweepSpec, study, storage, trial_id: int) -> Outcome:
 
 def _run(spec: SweepSpec, overrides: list[str], folder: Path) -> dict:
     from ..app import run  # the front door `edgecv run` goes through
+    from ..pipeline import RESUME_IF_ANY
 
-    ctx = run(spec.recipe, out_dir=folder, resume=True, overrides=[*spec.sets, *overrides])
+    # The folder holds the trial's log from the start: continue a run if one is there, else start one.
+    ctx = run(spec.recipe, out_dir=folder, resume=RESUME_IF_ANY, overrides=[*spec.sets, *overrides])
     return trial_metrics(ctx.results, spec.objectives, spec.metric_row, spec.latency_bound)
 
 

@@ -159,3 +159,43 @@ def test_artifact_whose_input_does_not_fit(photo_video, tmp_path, capfd):
     line = _one_line_error(capfd)
     assert "takes 1x32x32 inputs" in line and "becomes 3x32x32" in line and "does not fit" in line
     assert not out.exists() and not list(tmp_path.glob(".never.partial*"))
+
+
+def _damaged_video(folder, frames: int = 40):
+    """An mp4v video of `frames` frames with a run of zeroed bytes in the middle of its data: OpenCV reads
+    the first few frames, then reports no more, as at a normal end."""
+    import cv2
+
+    path = folder / "damaged.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, VIDEO_SIZE)
+    rng = np.random.default_rng(0)
+    for _ in range(frames):
+        writer.write((rng.random((VIDEO_SIZE[1], VIDEO_SIZE[0], 3)) * 255).astype(np.uint8))
+    writer.release()
+    data = bytearray(path.read_bytes())
+    start, end = int(len(data) * 0.3), int(len(data) * 0.6)
+    data[start:end] = bytes(end - start)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_damaged_video_is_a_decode_failure_not_a_normal_end(onnx_artifact, tmp_path, capfd):
+    import re
+
+    bad = _damaged_video(tmp_path)
+    rc = main(["demo", str(onnx_artifact), "--source", str(bad), "--headless"])
+    printed = "".join(capfd.readouterr())
+    assert rc == 1, printed
+    m = re.search(r"decoding video \S+ failed after frame (\d+) of 40", printed)
+    assert m and 0 < int(m.group(1)) < 40 and "end of video" not in printed, printed
+
+
+def test_save_over_an_existing_video_needs_force(onnx_artifact, photo_video, tmp_path, capfd):
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"an earlier recording")
+    run = ["demo", str(onnx_artifact), "--source", str(photo_video), "--headless", "--save", str(out)]
+    assert main(run) == 2
+    assert f"{out} exists" in _one_line_error(capfd) and out.read_bytes() == b"an earlier recording"
+    assert main([*run, "--force"]) == 0
+    capfd.readouterr()
+    assert len(read_video(out)) == 12

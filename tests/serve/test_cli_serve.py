@@ -98,3 +98,63 @@ def test_a_missing_serve_extra_says_what_to_install(artifact, monkeypatch, capsy
     monkeypatch.setattr(edgecv.serve, "find_spec", lambda name: None if name == "fastapi" else real(name))
     assert main(["serve", str(artifact.path), "--port", "0"]) == 2
     assert "needs fastapi: pip install 'edgecv[serve]'" in capsys.readouterr().out
+
+
+def test_sigterm_under_load_answers_every_request_sent_before_it(artifact):
+    """48 clients post as fast as they can, half on keep-alive connections, half on a new connection per
+    request; SIGTERM lands in the middle. Every request a client had sent before the signal gets an
+    answer: its result, or 503 once the batcher has stopped. None is dropped with its connection
+    (requests in the server's socket buffers, on idle keep-alive connections, or on connections still
+    in the listen backlog)."""
+    import http.client
+
+    proc = subprocess.Popen([sys.executable, "-m", "edgecv", "serve", str(artifact.path), "--port", "0", "--threads", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines, reader = _lines(proc)
+    body = png_bytes(seed=1)
+    signalled = threading.Event()
+    signal_at = [float("inf")]
+    outcomes: list[tuple[float, object]] = []  # (when the request was sent, status or exception name)
+
+    def client(keep_alive: bool):
+        conn = http.client.HTTPConnection(host, port, timeout=30)
+        headers = {"Content-Type": "image/png", **({} if keep_alive else {"Connection": "close"})}
+        stop_after = None
+        while stop_after is None or time.monotonic() < stop_after:
+            sent = time.monotonic()
+            try:
+                conn.request("POST", "/v1/classify", body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                outcomes.append((sent, response.status))
+            except ConnectionRefusedError:
+                outcomes.append((sent, "refused"))
+                break  # the server has stopped listening
+            except (OSError, http.client.HTTPException) as e:
+                outcomes.append((sent, type(e).__name__))
+                conn.close()
+            if signalled.is_set() and stop_after is None:
+                stop_after = time.monotonic() + 3
+
+    try:
+        first = lines.get(timeout=120)
+        url = re.search(r"on (http://127\.0\.0\.1:\d+)", first).group(1)
+        host, port = "127.0.0.1", int(url.rsplit(":", 1)[1])
+        wait_ready(url)
+        with ThreadPoolExecutor(48) as pool:
+            workers = [pool.submit(client, i % 2 == 0) for i in range(48)]
+            time.sleep(1.5)
+            signal_at[0] = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            signalled.set()
+            for w in workers:
+                w.result(timeout=60)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    before = [outcome for sent, outcome in outcomes if sent < signal_at[0]]
+    assert len(before) > 48 and 200 in before
+    dropped = [o for o in before if o not in (200, 503)]
+    assert not dropped, f"{len(dropped)} of {len(before)} requests sent before SIGTERM got no answer: {dropped[:5]}"

@@ -105,6 +105,11 @@ BAD_INPUTS = {
     "raw body to batch": ("/v1/classify/batch", {"content": png_bytes(), "headers": PNG}, 415, "multipart"),
     "batch without files": ("/v1/classify/batch", {"content": b"--xyz--\r\n",
                                                    "headers": {"Content-Type": "multipart/form-data; boundary=xyz"}}, 400, "no images"),
+    "batch with the image as a text field": ("/v1/classify/batch", {
+        "content": b'--xyz\r\nContent-Disposition: form-data; name="image"\r\n\r\ncat.png\r\n--xyz--\r\n',
+        "headers": {"Content-Type": "multipart/form-data; boundary=xyz"}}, 400, "`image` (text, not a file)"),
+    "batch with an empty part": ("/v1/classify/batch", {"files": [("image", ("cat.png", b"", "image/png"))]}, 400,
+                                 "image 0 (`image` part cat.png) is empty"),
     "batch with a bad image": ("/v1/classify/batch", {"files": [("files", ("ok.png", png_bytes(), "image/png")),
                                                                 ("files", ("bad.png", b"junk", "image/png"))]}, 400, "image 1 (bad.png)"),
     "too many images": ("/v1/classify/batch", {"files": [("files", (f"{i}.png", png_bytes(8, 8), "image/png")) for i in range(5)]}, 400, "Too many files"),

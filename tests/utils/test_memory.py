@@ -28,5 +28,5 @@ def test_estimate_and_refusal_name_the_flag():
 def test_unknown_available_memory_never_refuses(monkeypatch):
     import edgecv.utils.memory as mem
 
-    monkeypatch.setattr(mem, "available_memory_bytes", lambda: None)
+    monkeypatch.setattr(mem, "available_memory", lambda: None)
     check_batch_memory([10**9], (3, 224, 224))  # nothing to compare with: no refusal, no crash

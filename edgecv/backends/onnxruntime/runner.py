@@ -54,7 +54,9 @@ def open_session(path: str | Path, threads: int | None = None):
     opts.inter_op_num_threads = 1
     if threads:
         opts.intra_op_num_threads = int(threads)
-    opts.log_severity_level = 3  # errors only; warnings about unused initialisers are noise here
+    # fatal only: an error reaches the caller as the exception (edgecv prints it as one line); ORT's own
+    # log line would repeat it raw above that; warnings about unused initialisers are noise here
+    opts.log_severity_level = 4
     try:
         return ort.InferenceSession(str(path), sess_options=opts, providers=providers())
     except Exception as e:  # InvalidProtobuf, NoSuchFile, Fail: ORT's own exception types
