@@ -62,7 +62,10 @@ def test_grid_sweep_records_a_failing_trial_and_goes_on(tmp_path):
 def _start_and_signal(args: list[str], folder, sig: int, log_path) -> tuple[int, str]:
     """Start `edgecv sweep ARGS`, send `sig` once the trial in `folder` has started, return (exit code, output)."""
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(sweep_command(*args), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        # Ctrl-C as a terminal delivers it: the child starts with SIGINT's default disposition, whatever this
+        # process inherited (a Python started with SIGINT ignored never raises KeyboardInterrupt)
+        proc = subprocess.Popen(sweep_command(*args), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         try:
             deadline = time.monotonic() + 240
             while not attempts(folder) and time.monotonic() < deadline and proc.poll() is None:
