@@ -61,8 +61,9 @@ STUDENT_OPTIM = {"cifar_squeezenet1_1": {"lr": 0.02, "grad_clip": 2.0}}
 DONE = "study_part.json"  # written into a part's folder when it has finished
 
 
-def parts(args) -> list[dict]:
-    """The study's parts in order: name, recipe, overrides (epochs scaled)."""
+def broad_parts(args) -> list[dict]:
+    """`--all`: the broad table of earlier rounds (every student at 4 epochs, both pruning targets, the
+    ensemble): name, recipe, overrides (epochs scaled)."""
     def epochs(n: int) -> int:
         return max(1, round(n * args.scale))
 
@@ -90,7 +91,7 @@ def parts(args) -> list[dict]:
     for b in BACKENDS:
         out.append({"name": f"pruned-latency-{b}", "recipe": "prune_latency.yaml", "backend": b,
                     "set": common + teacher + [f"student.checkpoint={TEACHER_CKPT}", f"stages.prune.backend={b}",
-                                               f"stages.prune.latency_ratio={args.latency_fraction}", f"stages.export.to=[{b}]",
+                                               f"stages.prune.latency_ratio={args.latency_fraction or 0.5}", f"stages.export.to=[{b}]",
                                                f"stages.prune.final_epochs={final_epochs}",
                                                f"stages.prune.finetune.epochs={epochs(1)}"]})
     members = [f"teacher.members.0.checkpoint={SHARED / 'teachers' / 'resnet20-12fca82f.th'}",
@@ -98,6 +99,74 @@ def parts(args) -> list[dict]:
     out.append({"name": "ensemble", "recipe": "ensemble.yaml", "student": STUDENTS[0],
                 "set": common + members + [f"student.name={STUDENTS[0]}", f"stages.distill.epochs={student_epochs}", *cache]})
     return out
+
+
+# The default study: depth over breadth. Idle step times on the 2-core AMD EPYC (bf16 autocast, channels-last,
+# 128 images): ResNet-56 0.43 s (its forward alone 0.10 s), ResNet-20 ~0.15 s, MobileNetV2-0.5 0.56 s. An epoch of
+# 20,000 images is then ~70 s for the pruned teacher (KD, live teacher), ~40 s for ResNet-20, ~95 s for the
+# MobileNet; the budget goes to the two candidates for 5x within 1 pt, one MobileNet trained long, and a two-seed
+# KD-vs-labels comparison on 5,000 images.
+PRUNE_TFLITE_FRACTION = 0.47   # FP32 TFLite p50 <= this x the teacher's: ~5x in INT8 (RESULTS.md: 0.57 -> 4.4x, 0.32 -> 6.4x)
+PRUNE_RECOVERY_EPOCHS = 20     # KD epochs after the last pruning step (plus 1 after each of the 3 steps)
+RESNET_KD_EPOCHS = 5           # the pretrained ResNet-20 fine-tuned by KD (low lr: it starts at 91.6 %)
+MOBILENET = "cifar_mobilenetv2_050"
+MOBILENET_EPOCHS = 15
+COMPARE_IMAGES, COMPARE_EPOCHS, COMPARE_SEEDS = 5000, 6, (0, 1)
+RESNET20_CKPT = SHARED / "teachers" / "resnet20-12fca82f.th"
+
+
+def focus_parts(args) -> list[dict]:
+    """The default parts, in order of what they answer: name, recipe, overrides (epochs scaled)."""
+    def epochs(n: int) -> int:
+        return max(1, round(n * args.scale))
+
+    common = [f"data.root={SHARED / 'cifar10'}"]
+    common += [f"data.max_train={args.max_train}"] if args.max_train else []
+    common += [f"data.max_val={args.max_val}"] if args.max_val else []
+    teacher = [f"teacher.checkpoint={TEACHER_CKPT}"]
+    cache_dir = f"stages.distill.teacher_cache.dir={args.out / 'teacher_cache'}"  # keyed by data and seed inside
+    out = [{"name": "teacher", "recipe": "teacher.yaml", "set": common + teacher + [f"student.checkpoint={TEACHER_CKPT}"]}]
+    # candidate 1: the teacher pruned to a TFLite latency target (global Taylor, channels rounded to 8), long KD
+    out.append({"name": "pruned-tflite", "recipe": "prune_latency.yaml", "backend": "tflite", "long": True,
+                "set": common + teacher + [f"student.checkpoint={TEACHER_CKPT}", "stages.prune.backend=tflite",
+                                           f"stages.prune.latency_ratio={args.latency_fraction or PRUNE_TFLITE_FRACTION}",
+                                           "stages.prune.allocation=global", "stages.prune.steps=3",
+                                           f"stages.prune.final_epochs={epochs(PRUNE_RECOVERY_EPOCHS)}",
+                                           "stages.prune.finetune.epochs=1", "stages.export.to=[tflite,onnx]"]})
+    # candidate 2: the pretrained ResNet-20 (5.1x in TFLite INT8 already, 1.3 pt short) fine-tuned by KD
+    out.append({"name": "kd-resnet20", "recipe": "student_kd.yaml", "student": "cifar_resnet20", "long": True,
+                "set": common + teacher + ["student.name=cifar_resnet20", f"student.checkpoint={RESNET20_CKPT}",
+                                           f"stages.distill.epochs={epochs(RESNET_KD_EPOCHS)}", "stages.distill.lr=0.002",
+                                           "stages.distill.warmup_epochs=0", "stages.distill.keep=last", cache_dir,
+                                           f"stages.distill.teacher_cache.views={epochs(RESNET_KD_EPOCHS)}"]})
+    # KD vs labels alone at equal budget, two seeds, on a subset
+    for seed in COMPARE_SEEDS:
+        subset = [f"data.root={SHARED / 'cifar10'}", f"data.max_val={args.max_val}"] if args.max_val else [f"data.root={SHARED / 'cifar10'}"]
+        subset += [f"data.max_train={min(COMPARE_IMAGES, args.max_train or COMPARE_IMAGES)}", f"seed={seed}",
+                   f"student.name={MOBILENET}"]
+        n = epochs(COMPARE_EPOCHS)
+        out.append({"name": f"compare-kd-s{seed}", "recipe": "compare_kd.yaml", "student": MOBILENET, "seed": seed,
+                    "set": subset + teacher + [f"stages.distill.epochs={n}", cache_dir,
+                                               f"stages.distill.teacher_cache.views={max(1, n // 2)}"]})
+        out.append({"name": f"compare-ce-s{seed}", "recipe": "compare_ce.yaml", "student": MOBILENET, "seed": seed,
+                    "set": subset + [f"stages.train.epochs={n}"]})
+    # one MobileNet trained long: cached teacher, CutMix on half the batches (the teacher labels the mixed images)
+    n = epochs(MOBILENET_EPOCHS)
+    out.append({"name": f"kd-{MOBILENET}", "recipe": "student_kd.yaml", "student": MOBILENET, "long": True,
+                "set": common + teacher + [f"student.name={MOBILENET}", f"stages.distill.epochs={n}",
+                                           "stages.distill.keep=last", "stages.distill.cutmix=1.0",
+                                           "stages.distill.mix_prob=0.5", cache_dir,
+                                           f"stages.distill.teacher_cache.views={max(1, n // 3)}"]})
+    return out
+
+
+def parts(args) -> list[dict]:
+    """The default parts, then (`--all`) the broad table's, minus the ones the default already has."""
+    focus = focus_parts(args)
+    if not args.all:
+        return focus
+    names = {p["name"] for p in focus}
+    return focus + [p for p in broad_parts(args) if p["name"] not in names]
 
 
 def run_part(part: dict, args, console) -> dict:
@@ -349,10 +418,13 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=2, help="threads for the interleaved timing (default 2)")
     p.add_argument("--max-train", type=int, help="train images (a stratified subset; quick checks)")
     p.add_argument("--max-val", type=int, help="val images (a stratified subset; quick checks)")
-    p.add_argument("--latency-fraction", type=float, default=0.5, help="latency-pruning target: this x the teacher's p50")
+    p.add_argument("--latency-fraction", type=float, help="latency-pruning target: this x the teacher's FP32 p50 (default: "
+                   f"{PRUNE_TFLITE_FRACTION} for the default TFLite part, 0.5 for --all's parts)")
+    p.add_argument("--all", action="store_true", help="also the broad table: every student at 4 epochs, labels-only twins, "
+                   "MACs- and ORT-latency-pruning, the ensemble (about 90 more minutes)")
     p.add_argument("--rounds", type=int, default=5, help="rounds of the interleaved timing (default 5)")
     args = p.parse_args()
-    if args.scale <= 0 or not 0 < args.latency_fraction < 1:
+    if args.scale <= 0 or not 0 < (args.latency_fraction or 0.5) < 1:
         p.error("--scale must be > 0 and --latency-fraction in (0, 1)")
     if not (SHARED / "cifar10").is_dir() or not TEACHER_CKPT.is_file():
         sys.exit(f"the study needs ../shared/data (CIFAR-10 PNGs and teachers) at {SHARED}")
