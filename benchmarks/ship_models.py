@@ -40,6 +40,8 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", type=Path, default=SHARED / "cifar10", help="CIFAR-10 folder with train/ and val/")
     p.add_argument("--kd-run", type=Path, action="append", default=[], help="an edgecv run folder: its student too")
+    p.add_argument("--pretrained", default=",".join(m for m in CHECKPOINTS if m != TEACHER),
+                   help="the pretrained ResNets that are candidates, comma-separated ('' for none)")
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--max-drop", type=float, default=1.0, help="top-1 points below the teacher a shipped model may be")
@@ -55,12 +57,15 @@ def candidates(args) -> dict[str, object]:
     """name -> the loaded model."""
     from edgecv.app import load_model
 
-    out = {}
-    for model, ckpt in CHECKPOINTS.items():
-        out[model] = load_model(model, checkpoint=TEACHERS / ckpt)
+    wanted = {TEACHER, *(m for m in args.pretrained.split(",") if m)}
+    unknown = wanted - set(CHECKPOINTS)
+    if unknown:
+        raise SystemExit(f"--pretrained: unknown model(s) {', '.join(sorted(unknown))}; known: {', '.join(CHECKPOINTS)}")
+    out = {model: load_model(model, checkpoint=TEACHERS / ckpt) for model, ckpt in CHECKPOINTS.items() if model in wanted}
     for run in args.kd_run:
         loaded = load_model(run)
-        out[f"kd-{loaded.model.__class__.__name__.lower()}-{run.name}"] = loaded
+        # e.g. cifar_resnet56-pruned-tflite: the architecture, then the run that made it
+        out[f"{loaded.meta.get('spec', {}).get('name', 'model')}-{run.name}"] = loaded
     return out
 
 
@@ -199,8 +204,8 @@ def table(items: list[dict], args) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
+def run(args) -> dict:
+    """Build, score, time, choose (and ship unless --no-ship); returns the two tables and the items."""
     if not (args.data / "val").is_dir():
         raise SystemExit(f"{args.data / 'val'}: no CIFAR-10 val folder (see ../shared/data/README)")
     with tempfile.TemporaryDirectory(prefix="edgecv-ship-") as tmp:
@@ -210,11 +215,19 @@ def main(argv=None) -> int:
         score(args, items)
         time_all(args, items)
         chosen = choose(args, items)
-        print(table(items, args))
+        measured = table(items, args)
+        print(measured)
         if not args.no_ship:
             ship(chosen)
-        print(per_target(args, chosen))
-        (work / "ship.json").write_text(json.dumps([{**it, "file": it["file"].name} for it in items], indent=1))
+        targets = per_target(args, chosen)
+        print(targets)
+        listed = [{**it, "file": it["file"].name} for it in items]
+        (work / "ship.json").write_text(json.dumps(listed, indent=1))
+    return {"table": measured, "per_target": targets, "items": listed}
+
+
+def main(argv=None) -> int:
+    run(parse_args(argv))
     return 0
 
 

@@ -1,38 +1,38 @@
-"""The CIFAR-10 study: from the ResNet-56 teacher to every deployable artifact, in one ledger.
+"""The CIFAR-10 study: from the ResNet-56 teacher to what to deploy, in one ledger.
 
-    python benchmarks/cifar10/study.py [--out DIR] [--scale 1.0] [--only PART ...] [--threads 2]
-        [--max-train N] [--max-val N] [--latency-fraction 0.5] [--rounds 5]
+    python benchmarks/cifar10/study.py [--out DIR] [--scale 1.0] [--only PART ...] [--all] [--ship] [--no-deploy]
+        [--threads 2] [--max-train N] [--max-val N] [--latency-fraction F] [--rounds 5]
 
-Parts (each an edgecv recipe in this folder, run into DIR/parts/<part>; epochs of 20,000 images at --scale 1):
+The default spends its ~90 minutes on 2 CPU cores on the few models that can win (depth over breadth). Parts
+(each an edgecv recipe in this folder, run into DIR/parts/<part>; epochs of 20,000 images at --scale 1):
 
     teacher                  ResNet-56 (pretrained, ../shared/data/teachers): torch, ORT and TFLite FP32 + INT8
-    kd-<student>             each student distilled from the teacher, 4 epochs, teacher outputs cached
-                             (half the epochs replay the other half's batches; the cache is shared by all students, so only
-                             the first one runs the teacher)
-    ce-<student>             the same student on labels alone, same schedule: what KD gains
-    pruned-macs              the teacher pruned to 0.5x MACs (global Taylor, channels rounded to 8), KD
-                             recovery: 1 step + 1 fine-tune epoch + 3 final epochs
-    pruned-latency-<backend> the teacher pruned until its FP32 p50 on ORT / TFLite is <= --latency-fraction x
-                             its own unpruned p50 there (prune `latency_ratio`; uniform allocation, channels
-                             rounded to 8): up to 2 steps x 1 epoch + 3 final
-    ensemble                 ResNet-20 + ResNet-56 with averaged logits (its own rows), distilled into the
-                             first (cheapest) student, 4 epochs, cached
+    pruned-tflite            candidate 1 for 5x within 1 pt: the teacher pruned until its FP32 TFLite p50 is <= 0.47x
+                             its own (global Taylor, channels rounded to 8; 0.47x FP32 is ~5x in TFLite INT8), in up to
+                             3 steps with 1 KD epoch each, then 20 KD recovery epochs; TFLite and ORT builds
+    kd-resnet20              candidate 2: the pretrained ResNet-20 (91.6 %, already 5x in TFLite INT8) fine-tuned by
+                             KD from the teacher, 5 epochs at lr 0.002, teacher cached
+    compare-{kd,ce}-s{0,1}   KD vs labels alone at equal budget: MobileNetV2-0.5 on a 5,000-image subset, 6 epochs,
+                             seeds 0 and 1 (no builds)
+    kd-cifar_mobilenetv2_050 one MobileNet trained long: 15 KD epochs, teacher cached (5 views), CutMix on half the
+                             batches (the teacher labels the mixed images)
 
-Every training step runs under bf16 autocast in channels-last (teacher included). The default budget is what 2
-CPU cores allow in about 90 minutes. Measured on an idle 2-core AMD EPYC with AVX512-BF16, one step of 128 images
-takes 0.64 s for cifar_mobilenetv3_small_100, 0.56 s for cifar_mobilenetv2_050, 0.12 s for cifar_squeezenet1_1 and
-0.43 s for ResNet-56, whose forward pass alone (the teacher's cost in KD) takes 0.10 s (0.43 s in fp32). The
-schedules are far from converged: `--scale 10` is closer to a real CIFAR schedule, for a bigger machine.
+`--all` adds the broad table of earlier rounds (every student at 4 epochs with its labels-only twin, MACs- and
+ORT-latency pruning, the ResNet-20 + ResNet-56 ensemble): about 90 more minutes. `--scale 2` doubles every
+schedule. Idle step times behind the budget (2-core AMD EPYC with AVX512-BF16, bf16 autocast, channels-last, 128
+images): ResNet-56 0.43 s (its forward alone 0.10 s), MobileNetV2-0.5 0.56 s, MobileNetV3-small 0.64 s,
+SqueezeNet 0.12 s. Every part's minutes are in study.md.
 
-Students: cifar_mobilenetv2_050, cifar_mobilenetv3_small_100, cifar_squeezenet1_1 (edgecv/models/cifar_mobile.py:
-8x downsampling for 32 px, heads scaled with width). `--scale 2` doubles every schedule.
-
-After the parts, every ONNX Runtime INT8 artifact under the INT8 agreement minimum (98.5 %) gets a sibling row,
-`<name>-agree`, from the quantizer's budget loop with `min_agreement` (agreement_pass). Then one interleaved timing pass (edgecv.bench.time_interleaved, `--rounds` round-robin rounds,
-batch 1, `--threads`) times every ONNX Runtime and TFLite artifact beside the teacher's FP32 build on the same
-runtime, so the speed-ups compare numbers measured side by side; PyTorch rows keep their parts' timing. Then
-it writes DIR/ledger (results.json, report.md, pareto.png), DIR/study.md (the table, the targets beside the
-measured values, each part's minutes, the machine and the command) and prints them.
+After the parts: every ONNX Runtime INT8 artifact under the INT8 agreement minimum (98.5 %) gets a sibling row,
+`<name>-agree`, from the quantizer's budget loop with `min_agreement` (agreement_pass). One interleaved timing pass
+(edgecv.bench.time_interleaved, `--rounds` rounds, batch 1, `--threads`) times every ONNX Runtime and TFLite
+artifact beside the teacher's FP32 build on the same runtime. The deploy pass (benchmarks/ship_models.py) builds
+the long parts' models and the pretrained ResNet-32 as INT8 for TFLite and for ONNX Runtime at the x86-avx2
+target, times them beside the teacher, chooses per runtime the fastest within 1 pt, and scores the chosen files on
+emulated AVX2 and ARM64 CPUs (`edgecv emulate setup` first); `--ship` copies them into benchmarks/models/.
+It writes DIR/ledger (results.json, report.md, pareto.png), DIR/curves.png (val top-1 against epochs) and
+DIR/study.md (the table, the targets beside the measured values, what to deploy per CPU class, the
+accuracy-vs-epochs table, each part's minutes, the machine and the command) and prints them.
 
 A killed study resumes where it stopped: rerun the same command (finished parts are skipped, an unfinished
 part resumes at its last finished stage or epoch).
@@ -113,6 +113,8 @@ MOBILENET = "cifar_mobilenetv2_050"
 MOBILENET_EPOCHS = 15
 COMPARE_IMAGES, COMPARE_EPOCHS, COMPARE_SEEDS = 5000, 6, (0, 1)
 RESNET20_CKPT = SHARED / "teachers" / "resnet20-12fca82f.th"
+DEPLOY_CANDIDATES = ["pruned-tflite", "kd-resnet20", f"kd-{MOBILENET}"]  # parts whose models the deploy pass builds
+DEPLOY_PRETRAINED = ["cifar_resnet32"]  # RESULTS.md "Shipped models": the fastest pretrained one within 1 pt
 
 
 def focus_parts(args) -> list[dict]:
@@ -165,7 +167,8 @@ def parts(args) -> list[dict]:
     focus = focus_parts(args)
     if not args.all:
         return focus
-    names = {p["name"] for p in focus}
+    # the default's MobileNetV2-0.5 (trained long) stands in for the broad one and its 4-epoch labels-only twin
+    names = {p["name"] for p in focus} | {f"ce-{MOBILENET}"}
     return focus + [p for p in broad_parts(args) if p["name"] not in names]
 
 
@@ -324,6 +327,96 @@ def interleaved_pass(rows: list[dict], args, console) -> None:
                      busy_other_pct=t["busy_other_pct"], timing="interleaved")
 
 
+def curves(results: dict[str, dict]) -> list[dict]:
+    """Val top-1 after every training epoch of every part that trained, in order (a pruning part's step
+    fine-tunes, then its final recovery, numbered on): part, epoch, phase, val_top1, train_seconds."""
+    import csv
+
+    out = []
+    for name, res in results.items():
+        folder = Path(res.get("folder", ""))
+        files = sorted((folder / "stages").glob("*_prune/step*/metrics.csv"), key=lambda f: int(f.parent.name[4:] or 0))
+        files += sorted((folder / "stages").glob("*_prune/final/metrics.csv"))
+        files += sorted((folder / "stages").glob("*_distill/metrics.csv")) + sorted((folder / "stages").glob("*_train/metrics.csv"))
+        epoch = 0
+        for f in files:
+            phase = f.parent.name if "_prune" in f.parent.parent.name else f.parent.name.split("_", 1)[-1]
+            for row in csv.DictReader(f.open()):
+                if not row.get("val_top1"):
+                    continue
+                epoch += 1
+                out.append({"part": name, "epoch": epoch, "phase": phase, "val_top1": float(row["val_top1"]),
+                            "train_seconds": float(row["train_seconds"]) if row.get("train_seconds") else None})
+    return out
+
+
+def curve_table(points: list[dict], long_parts: list[str]) -> str:
+    """The long parts' val top-1 per epoch, one column per part (markdown)."""
+    by_part = {p: {c["epoch"]: c for c in points if c["part"] == p} for p in long_parts}
+    by_part = {p: v for p, v in by_part.items() if v}
+    if not by_part:
+        return ""
+    last = max(max(v) for v in by_part.values())
+    lines = ["| epoch | " + " | ".join(by_part) + " |", "|---|" + "---|" * len(by_part)]
+    for e in range(1, last + 1):
+        cells = [f"{v[e]['val_top1']:.2f}" + (f" ({v[e]['phase']})" if v[e]["phase"].startswith("step") else "")
+                 if e in v else "" for v in by_part.values()]
+        lines.append(f"| {e} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot_curves(points: list[dict], teacher_top1: float | None, path: Path) -> Path | None:
+    """Val top-1 against epochs, one line per part, the teacher and its -1 pt / -5 pt lines dashed."""
+    if not points:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    for part in dict.fromkeys(c["part"] for c in points):
+        mine = [c for c in points if c["part"] == part]
+        ax.plot([c["epoch"] for c in mine], [c["val_top1"] for c in mine], marker=".", label=part)
+    if teacher_top1 is not None:
+        for offset, label in ((0, "teacher"), (-1, "teacher - 1 pt"), (-5, "teacher - 5 pt")):
+            ax.axhline(teacher_top1 + offset, ls="--", lw=0.8, color="grey")
+            ax.text(0.5, teacher_top1 + offset, label, fontsize=7, va="bottom", color="grey")
+    ax.set_xlabel("epoch (20,000 images; compare-*: 5,000)")
+    ax.set_ylabel("val top-1 % (5,000 images)")
+    ax.set_title("accuracy vs epochs")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def deploy_pass(results: dict[str, dict], args, console) -> dict | None:
+    """What to deploy per CPU class and runtime: benchmarks/ship_models.py on the long parts' models and the
+    pretrained ResNet-32, with INT8 for TFLite and for ONNX Runtime at the x86-avx2 target (accurate with or
+    without VNNI), all timed interleaved beside the teacher; the chosen files scored on emulated AVX2 and ARM64.
+    `--ship` also copies the chosen files into benchmarks/models/."""
+    sys.path.insert(0, str(HERE.parent))
+    import ship_models
+
+    runs = [Path(results[n]["folder"]) for n in DEPLOY_CANDIDATES if n in results]
+    argv = [f"--data={SHARED / 'cifar10'}", f"--threads={args.threads}", f"--rounds={args.rounds}",
+            f"--pretrained={','.join(DEPLOY_PRETRAINED)}", f"--work={args.out / 'deploy'}"]
+    argv += [f"--kd-run={r}" for r in runs] + ([] if args.ship else ["--no-ship"])
+    from edgecv.bench.emulate.provision import find
+
+    ready = [name for name, arch in (("x86-avx2", "x86_64"), ("arm64", "arm64")) if find(arch)]
+    if len(ready) < 2:
+        console.print("[yellow]QEMU emulation is not set up for every CPU class (`edgecv emulate setup`): "
+                      f"per-target accuracy for this CPU{' and ' + ', '.join(ready) if ready else ''} only[/]")
+    argv.append(f"--emulate={','.join(ready)}")
+    console.rule("deploy: the candidates per runtime, timed beside the teacher")
+    return ship_models.run(ship_models.parse_args(argv))
+
+
 def targets(rows: list[dict], results: dict[str, dict]) -> list[dict]:
     """The issue's targets beside the measured values."""
     out = []
@@ -344,17 +437,17 @@ def targets(rows: list[dict], results: dict[str, dict]) -> list[dict]:
                             f"{best['top1'] - teacher[best['backend']]['top1']:+.2f} pt)" if best else "no artifact within 1.0 pt",
                 "met": bool(best and best["speedup_vs_teacher"] >= 5)})
     teacher_top1 = next((r["top1"] for r in rows if r.get("role") == "teacher" and r.get("backend") == "torch"), None)
-    kd = {s: _best_top1(results.get(f"kd-{s}"), "distill") for s in STUDENTS}
-    ce = {s: _best_top1(results.get(f"ce-{s}"), "train") for s in STUDENTS}
-    mobile = {s: v for s, v in kd.items() if "mobilenet" in s and v is not None}
+    mobile = {name: _best_top1(res, "distill") for name, res in results.items() if name.startswith("kd-") and "mobilenet" in name}
+    mobile = {k: v for k, v in mobile.items() if v is not None}
     if teacher_top1 is not None and mobile:
         s, v = max(mobile.items(), key=lambda kv: kv[1])
         out.append({"target": "a MobileNet student within 5 pt of the teacher", "measured": f"{s}: {v:.2f} % vs {teacher_top1:.2f} % "
                     f"({v - teacher_top1:+.2f} pt)", "met": v >= teacher_top1 - 5})
-    for s in STUDENTS:
-        if kd[s] is not None and ce[s] is not None:
-            out.append({"target": f"KD >= +1.5 pt over labels alone ({s})", "measured": f"{kd[s]:.2f} vs {ce[s]:.2f} % "
-                        f"({kd[s] - ce[s]:+.2f} pt)", "met": kd[s] - ce[s] >= 1.5})
+    for label, kd_part, ce_part in kd_pairs(results):
+        kd, ce = _best_top1(results[kd_part], "distill"), _best_top1(results[ce_part], "train")
+        if kd is not None and ce is not None:
+            out.append({"target": f"KD >= +1.5 pt over labels alone at equal budget ({label})",
+                        "measured": f"{kd:.2f} vs {ce:.2f} % ({kd - ce:+.2f} pt)", "met": kd - ce >= 1.5})
     for speed in cache_speedups(results):
         out.append({"target": "cached KD epoch >= 2x faster than a live one", "measured": speed["text"], "met": speed["ratio"] >= 2})
     judged = [r for r in rows if r.get("backend") in BACKENDS and r.get("agreement") is not None]
@@ -403,6 +496,15 @@ def cache_speedups(results: dict[str, dict]) -> list[dict]:
     return out
 
 
+def kd_pairs(results: dict[str, dict]) -> list[tuple[str, str, str]]:
+    """(label, KD part, labels-only part) for every finished equal-budget pair: the default study's seeds on the
+    subset, and --all's students."""
+    pairs = [(f"{MOBILENET}, {COMPARE_IMAGES:,} images, seed {seed}", f"compare-kd-s{seed}", f"compare-ce-s{seed}")
+             for seed in COMPARE_SEEDS]
+    pairs += [(f"{s}, 4 epochs", f"kd-{s}", f"ce-{s}") for s in STUDENTS if s != MOBILENET]
+    return [p for p in pairs if p[1] in results and p[2] in results]
+
+
 def _best_top1(result: dict | None, stage_type: str) -> float | None:
     if not result:
         return None
@@ -420,6 +522,9 @@ def main() -> int:
     p.add_argument("--max-val", type=int, help="val images (a stratified subset; quick checks)")
     p.add_argument("--latency-fraction", type=float, help="latency-pruning target: this x the teacher's FP32 p50 (default: "
                    f"{PRUNE_TFLITE_FRACTION} for the default TFLite part, 0.5 for --all's parts)")
+    p.add_argument("--ship", action="store_true", help="copy the deploy pass's chosen files into benchmarks/models/")
+    p.add_argument("--no-deploy", action="store_true", help="skip the deploy pass (builds, times and emulates the "
+                   "candidates: ~8 min)")
     p.add_argument("--all", action="store_true", help="also the broad table: every student at 4 epochs, labels-only twins, "
                    "MACs- and ORT-latency-pruning, the ensemble (about 90 more minutes)")
     p.add_argument("--rounds", type=int, default=5, help="rounds of the interleaved timing (default 5)")
@@ -459,22 +564,41 @@ def main() -> int:
         run(rows, args, console)
         passes.append({"part": label, "minutes": round((time.perf_counter() - t0) / 60, 2), "resumed": False})
     add_speedups(rows)
+    deploy = None
+    if not args.no_deploy:
+        t0 = time.perf_counter()
+        deploy = deploy_pass(results, args, console)
+        passes.append({"part": "deploy pass", "minutes": round((time.perf_counter() - t0) / 60, 2), "resumed": False})
     env = fingerprint(args.threads)
     files = write_ledger(args.out / "ledger", rows, env, title="CIFAR-10 study: ResNet-56 teacher to every artifact")
     console.print(rich_table(rows, "CIFAR-10 study", summary_columns(rows)))
     checks = targets(rows, results)
+    points = curves(results)
+    teacher_top1 = next((r["top1"] for r in rows if r.get("role") == "teacher" and r.get("backend") == "torch"), None)
+    plot = plot_curves(points, teacher_top1, args.out / "curves.png")
+    long_parts = [part["name"] for part in plan if part.get("long")]
     timing = [{"part": n, "minutes": r.get("minutes"), "resumed": r.get("resumed")} for n, r in results.items()]
-    timing += passes  # this invocation's: a rerun that skips every part still runs both
+    timing += passes  # this invocation's: a rerun that skips every part still runs them
+    deploy_text = ["## What to deploy", "",
+                   "Candidates built as INT8 for TFLite and for ONNX Runtime at the `x86-avx2` target (7-bit weights: "
+                   "accurate with or without VNNI), timed interleaved beside the teacher's FP32 build on the same runtime; "
+                   "per runtime, the fastest within 1 pt of the teacher is chosen:", "", deploy["table"], "",
+                   "The chosen files per CPU class (x86 with VNNI is this machine; the others are emulated under QEMU, for "
+                   "accuracy only):", "", deploy["per_target"], ""] if deploy else []
     text = "\n".join([
         "# CIFAR-10 study", "", f"Command: `{command}` (scale {args.scale:g})", "",
         markdown_table(rows, summary_columns(rows)), "", "![top-1 vs p50 latency](ledger/pareto.png)", "",
         "## Targets", "", markdown_table(checks, [("target", "target", "{}"), ("measured", "measured", "{}"), ("met", "met", "{}")]), "",
+        *deploy_text,
+        "## Accuracy vs epochs (the long parts; val top-1 % after each epoch)", "", curve_table(points, long_parts), "",
+        *([f"![accuracy vs epochs]({plot.name})", ""] if plot else []),
         "## Time per part", "", markdown_table(timing, [("part", "part", "{}"), ("minutes", "minutes", "{:.1f}"), ("resumed", "resumed", "{}")]),
         f"Total: {sum(t['minutes'] or 0 for t in timing):.1f} min.", "",
         f"**Machine**: {env.get('cpu')}, {env.get('cores_usable')} usable cores, load {env.get('load_avg_1m')}; "
         f"latency of ORT/TFLite rows interleaved in one pass ({args.rounds} rounds, batch 1, {args.threads} threads).", ""])
     write_text(args.out / "study.md", text)
-    write_json(args.out / "study.json", {"command": command, "rows": rows, "targets": checks, "timing": timing, "environment": env})
+    write_json(args.out / "study.json", {"command": command, "rows": rows, "targets": checks, "timing": timing, "environment": env,
+                                         "curves": points, "deploy": deploy})
     print("\n" + text)
     console.print(f"ledger: {files['report']}; study: {args.out / 'study.md'}")
     return 0
