@@ -124,7 +124,16 @@ def find(arch: str = "arm64") -> EmulatedEnv | None:
     env = EmulatedEnv(a.name, folder, manifest)
     if not env.qemu.is_file() or (env.root is not None and not (env.python.is_file() and env.site.is_dir())):
         return None
-    return env if not a.host_runtime or manifest.get("python") == sys.executable else None
+    return env if not a.host_runtime or same_interpreter(manifest.get("python"), sys.executable) else None
+
+
+def same_interpreter(a: str | None, b: str) -> bool:
+    """Whether two paths start the same Python with the same packages: `python` and `python3` of one venv are
+    (same folder, same file behind the links); two venvs' links to one base interpreter are not."""
+    if not a:
+        return False
+    pa, pb = Path(a).absolute(), Path(b).absolute()
+    return pa == pb or (pa.parent == pb.parent and pa.resolve() == pb.resolve())
 
 
 def prepare(arch: str = "arm64", log: Callable[[str], None] = print, progress: bool = True) -> EmulatedEnv:

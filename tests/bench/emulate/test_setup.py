@@ -117,3 +117,16 @@ def test_a_recipe_whose_target_cannot_be_set_up_still_writes_its_ledger(scratch_
     assert host["status"] == "ok" and host["latency_ms_p50"] is not None and host.get("emulated") is None
     assert emulated["emulated"] == "arm64-a76" and emulated["status"] == "export_failed"
     assert emulated["reason"].startswith("emulated arm64-a76: setting up emulation needs apt-get and dpkg-deb")
+
+
+def test_one_venvs_python_and_python3_are_one_interpreter_but_two_venvs_are_not(tmp_path):
+    import sys
+
+    for venv in ("a", "b"):
+        (tmp_path / venv).mkdir()
+        (tmp_path / venv / "python3").symlink_to(sys.executable)
+        (tmp_path / venv / "python").symlink_to(tmp_path / venv / "python3")
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert provision.same_interpreter(str(a / "python3"), str(a / "python"))
+    assert not provision.same_interpreter(str(a / "python3"), str(b / "python3"))
+    assert not provision.same_interpreter(None, str(a / "python"))
