@@ -120,7 +120,7 @@ def prune_model(model: nn.Module, spec: PruneSpec | None = None, run: PruneRun |
     target_ms = spec.latency_ms if spec.latency_ms is not None else (
         base["latency_ms_p50"] * spec.latency_ratio if spec.latency_ratio is not None else None)
     target = spec.describe_target(base.get("latency_ms_p50"))
-    controller = LatencyController(target_ms, floor=spec.min_macs_ratio) if latency_mode else None
+    controller = LatencyController(target_ms, floor=spec.min_macs_ratio, max_cut=spec.max_step_cut) if latency_mode else None
     if controller:
         controller.observe(1.0, base["latency_ms_p50"])
     kind = "macs" if latency_mode else spec.target_kind.split("_")[0]

@@ -72,6 +72,8 @@ class PruneSpec(BaseModel):
     # schedule
     steps: int = Field(1, ge=1, le=100, description="iterative steps, each followed by a fine-tune")
     min_macs_ratio: float = Field(0.05, description="latency mode: never prune below this MACs ratio")
+    max_step_cut: float = Field(0.5, description="latency mode: no step removes more than this share of the MACs "
+                                "left (MACs are not latency: a long step aimed by a fit can overshoot the target)")
     finetune: FinetuneSpec = Field(default_factory=FinetuneSpec)
     final_epochs: int = Field(0, ge=0, description="extra fine-tune epochs after the last step")
     bn_recalibration_batches: int = Field(
@@ -94,7 +96,7 @@ class PruneSpec(BaseModel):
     def _target_ratio(cls, v, info):
         return check_ratio(v, info.field_name)
 
-    @field_validator("max_layer_ratio", "min_macs_ratio")
+    @field_validator("max_layer_ratio", "min_macs_ratio", "max_step_cut")
     @classmethod
     def _bound_ratio(cls, v, info):
         return check_ratio(v, info.field_name)
