@@ -180,6 +180,12 @@ def ship(chosen: list[dict]) -> None:
             write(tmp)
             tmp.replace(MODELS / name)  # atomic: a reader never sees half a model
         print(f"shipped {MODELS / it['file'].name}")
+    # the folder holds the chosen set: a model shipped earlier and not chosen now goes, with its sidecar
+    keep = {p.name for it in chosen for p in _files(it["file"])}
+    for old in sorted(MODELS.iterdir()):
+        if old.name not in keep and (old.suffix in (".tflite", ".onnx") or old.name.endswith(".edgecv.json")):
+            old.unlink()
+            print(f"removed {old} (no longer chosen)")
 
 
 def _files(path: Path) -> list[Path]:

@@ -22,7 +22,7 @@ def study():
 
 
 def _args(tmp_path, **kw):
-    base = dict(scale=1.0, max_train=None, max_val=None, out=tmp_path, latency_fraction=None, all=False)
+    base = dict(scale=1.0, max_train=None, max_val=None, out=tmp_path, latency_fraction=0.5, macs_fraction=None, all=False)
     return argparse.Namespace(**{**base, **kw})
 
 
@@ -35,8 +35,7 @@ def test_the_default_runs_the_candidates_the_comparison_and_one_long_mobilenet(s
     assert names == ["teacher", "pruned-tflite", "kd-resnet20", "compare-kd-s0", "compare-ce-s0", "compare-kd-s1",
                      "compare-ce-s1", "kd-cifar_mobilenetv2_050"]
     parts = {p["name"]: p for p in study.parts(_args(tmp_path))}
-    assert _setting(parts["pruned-tflite"], "stages.prune.backend") == "tflite"
-    assert float(_setting(parts["pruned-tflite"], "stages.prune.latency_ratio")) == study.PRUNE_TFLITE_FRACTION
+    assert float(_setting(parts["pruned-tflite"], "stages.prune.macs_ratio")) == study.PRUNE_TFLITE_MACS
     # equal budget: the two halves of a seed see the same subset, seed and epochs
     for seed in study.COMPARE_SEEDS:
         kd, ce = parts[f"compare-kd-s{seed}"], parts[f"compare-ce-s{seed}"]

@@ -84,3 +84,16 @@ def test_a_latency_ratio_is_a_target_relative_to_the_unpruned_models_own_p50():
     with pytest.raises(ValueError, match="exactly one pruning target"):
         PruneSpec(latency_ratio=0.5, latency_ms=1.0)
     assert PruneSpec(latency_ratio=0.5).describe_target() == "p50 <= 0.5x the unpruned model's on onnxruntime (2 threads)"
+
+
+def test_max_step_cut_bounds_each_latency_step():
+    from edgecv.prune.iterative import prune_model
+
+    model = create_model("cifar_resnet20", num_classes=10)
+    # unreachable target: each step cuts as far as allowed, which is 30 % of the MACs left (plus rounding)
+    res = prune_model(model, latency_ms=1e-4, backend="torch", threads=1, steps=2, max_step_cut=0.3,
+                      input_shape=(1, 3, 32, 32))
+    first = res.steps[1]["macs_ratio"]
+    assert 0.62 < first < 0.8 and res.steps[2]["macs_ratio"] > first * 0.62
+    with pytest.raises(ValueError, match="max_step_cut"):
+        prune_model(create_model("cifar_resnet20", num_classes=10), latency_ms=1.0, max_step_cut=1.5)
