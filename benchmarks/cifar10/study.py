@@ -1,16 +1,16 @@
 """The CIFAR-10 study: from the ResNet-56 teacher to what to deploy, in one ledger.
 
     python benchmarks/cifar10/study.py [--out DIR] [--scale 1.0] [--only PART ...] [--all] [--ship] [--no-deploy]
-        [--threads 2] [--max-train N] [--max-val N] [--latency-fraction F] [--rounds 5]
+        [--threads 2] [--max-train N] [--max-val N] [--macs-fraction F] [--rounds 5]
 
 The default spends its ~90 minutes on 2 CPU cores on the few models that can win (depth over breadth). Parts
 (each an edgecv recipe in this folder, run into DIR/parts/<part>; epochs of 20,000 images at --scale 1):
 
     teacher                  ResNet-56 (pretrained, ../shared/data/teachers): torch, ORT and TFLite FP32 + INT8
-    pruned-tflite            candidate 1 for 5x within 1 pt: the teacher pruned until its FP32 TFLite p50 is <= 0.47x
-                             its own (global Taylor, channels rounded to 8; 0.47x FP32 is ~5x in TFLite INT8), in up to
-                             4 steps of at most 30 % of the MACs left, 1 KD epoch each, then 20 KD recovery
-                             epochs; TFLite and ORT builds
+    pruned-tflite            candidate 1 for 5x within 1 pt: the teacher pruned to 0.37x MACs, the ratio that runs
+                             ~5x the teacher in TFLite INT8 by the study's measured latency curve (global Taylor,
+                             channels rounded to 8), in 3 steps with 1 KD epoch each, then 20 KD recovery epochs;
+                             TFLite and ORT builds
     kd-resnet20              candidate 2: the pretrained ResNet-20 (91.6 %, already 5x in TFLite INT8) fine-tuned by
                              KD from the teacher, 5 epochs at lr 0.002, teacher cached
     compare-{kd,ce}-s{0,1}   KD vs labels alone at equal budget: MobileNetV2-0.5 on a 5,000-image subset, 6 epochs,

@@ -69,6 +69,7 @@ def prune_model(model: nn.Module, spec: PruneSpec | None = None, run: PruneRun |
     `edgecv_spec` and gains `edgecv_pruning` (saved by `save_model`).
     """
     from ..utils.console import get_console
+    from . import checkpoint  # noqa: F401  the model it prunes is saved and rebuilt (timing, fine-tune) with its history
     from .finetune import finetune, recalibrate_bn
     from .importance import accumulate_gradients, importance
     from .latency_target import LatencyController
